@@ -1,0 +1,1 @@
+"""IC Studio web application (Django). Built in issue 3."""
