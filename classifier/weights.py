@@ -6,6 +6,7 @@ so a checkpoint is always loadable by plain MXNet too.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,10 @@ from classifier.errors import ArtifactError
 
 def network_block(symbol) -> mx.gluon.SymbolBlock:
     """A Gluon block over ``symbol`` whose parameter names are the symbol's own (``conv0_weight``...)."""
-    return mx.gluon.SymbolBlock(symbol, [mx.sym.var("data")])
+    with warnings.catch_warnings():
+        # Gluon cannot know the input's dtype before the first batch, and says so every time.
+        warnings.filterwarnings("ignore", message="Cannot decide type")
+        return mx.gluon.SymbolBlock(symbol, [mx.sym.var("data")])
 
 
 def _aux_names(net: mx.gluon.SymbolBlock) -> set[str]:

@@ -11,7 +11,7 @@ import sys
 
 from classifier.errors import ClassifierError
 
-COMMANDS = ("pack", "train", "predict")
+COMMANDS = ("pack", "train", "predict", "fetch")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -55,8 +55,11 @@ def test_gluon_symbolblock_imports_the_artifact(digits_model, tmp_path):
     import mxnet as mx
 
     model = artifacts.read_artifact(digits_model["artifact"], tmp_path)
-    net = mx.gluon.SymbolBlock.imports(str(model.symbol), ["data"], str(model.params), allow_missing=True)
-    assert net(mx.nd.zeros((1, 3, 32, 32))).shape == (1, 10)
+    # SoftmaxOutput keeps its label input, as in SageMaker's own symbol; at inference it is ignored.
+    net = mx.gluon.SymbolBlock.imports(str(model.symbol), ["data", "softmax_label"], str(model.params))
+    probabilities = net(mx.nd.zeros((2, 3, 32, 32)), mx.nd.zeros((2,)))
+    assert probabilities.shape == (2, 10)
+    assert probabilities.sum(axis=1).asnumpy() == pytest.approx([1, 1], abs=1e-5)
 
 
 def test_predictor_resizes_any_image_to_the_model_input(digits_model):
