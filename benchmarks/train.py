@@ -52,8 +52,9 @@ def bare_gluon_epochs(hp, rec: Path, epochs: int) -> list[float]:
         seen, tic = 0, time.time()
         batches = data.record_iter(rec, rec.with_suffix(".idx"), hp, batch_size=hp.mini_batch_size, train=True, seed=epoch)
         for batch in batches:
+            x, y = batch.data[0].as_in_context(mx.cpu()), batch.label[0].as_in_context(mx.cpu())
             with mx.autograd.record():
-                loss = loss_fn(net(batch.data[0]), batch.label[0])
+                loss = loss_fn(net(x), y)
             loss.backward()
             trainer.step(batch.data[0].shape[0])
             seen += batch.data[0].shape[0]
