@@ -6,7 +6,8 @@ follow spec section 0.6 (``train:accuracy``, ``validation:accuracy``, ...).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Union
+from typing import Union
+from collections.abc import Callable
 
 
 @dataclass(frozen=True)

@@ -220,7 +220,7 @@ class Hyperparameters:
                 out[field.name] = str(value)
         return out
 
-    def replace(self, **changes) -> "Hyperparameters":
+    def replace(self, **changes) -> Hyperparameters:
         return parse_hyperparameters({**self.to_sagemaker(), **changes})
 
 

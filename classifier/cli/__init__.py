@@ -1,4 +1,4 @@
-"""``python -m classifier {pack,train,predict}``: the command line the workers and scripts rely on.
+"""``python -m classifier {pack,train,predict,fetch-pretrained}``: the command line the workers and scripts rely on.
 
 Each sub-command lives in its own module with ``add_parser(subparsers)``, which sets ``func``.
 User errors print one line and exit 2; anything else is a bug and keeps its traceback.
