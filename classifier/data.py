@@ -7,6 +7,7 @@ number, so a resumed run sees the same order and augmentations an uninterrupted 
 """
 from __future__ import annotations
 
+import io
 import logging
 import os
 from pathlib import Path
@@ -127,3 +128,31 @@ def pack_image_channel(lst_path: Path, root: Path, work_dir: Path, *, resize: in
         log.warning("Skipped %s: %s", path, reason)
     log.info("Done creating record files...")
     return Path(report.rec_path)
+
+
+def check_image_sizes(rec_path: Path, idx_path: Path, hp: Hyperparameters, *, sample: int = 2000) -> None:
+    """Refuse images smaller than the network input, as SageMaker does (spec 7.2 and 0.8); MXNet
+    would silently upscale them. Reads only image headers, of up to ``sample`` records."""
+    if hp.resize:
+        return  # resize >= max(H, W) is enforced by the hyperparameters
+    from PIL import Image
+
+    _, height, width = hp.image_shape
+    too_small = []
+    with recordio.IndexedRecordReader(rec_path, idx_path) as reader:
+        keys = reader.keys
+        if len(keys) > sample:
+            keys = [keys[i] for i in np.random.default_rng(0).choice(len(keys), sample, replace=False)]
+        for key in keys:
+            _, payload = recordio.unpack_record(reader.read(key))
+            try:
+                size = Image.open(io.BytesIO(payload)).size
+            except OSError as error:
+                raise RecordIOError(f"{rec_path}: record {key} is not an image ({error})") from error
+            if size[0] < width or size[1] < height:
+                too_small.append(f"record {key} is {size[0]}x{size[1]}")
+    if too_small:
+        raise ClassifierError(
+            f"{rec_path}: images must be at least {width}x{height} (image_shape), or set resize: "
+            + ", ".join(too_small[:3]) + (f" and {len(too_small) - 3} more" if len(too_small) > 3 else "")
+        )

@@ -212,6 +212,8 @@ def train(
 
     train_idx = data.index_path(train_rec, work_dir)
     validation_idx = data.index_path(validation_rec, work_dir)
+    for rec, idx in ((train_rec, train_idx), (validation_rec, validation_idx)):
+        data.check_image_sizes(rec, idx, hp)
     samples = data.count_records(train_idx)
     if samples != hp.num_training_samples:
         report.log(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from classifier import artifacts, data, networks, weights
-from classifier.errors import ArtifactError, PretrainedWeightsMissing, TrainingCancelled
+from classifier.errors import ArtifactError, ClassifierError, PretrainedWeightsMissing, TrainingCancelled
 from classifier.events import BatchEnd, Checkpoint, EpochEnd, Log
 from classifier.hyperparameters import parse_hyperparameters
 from classifier.inference import Predictor
@@ -211,4 +211,14 @@ def test_float16_falls_back_to_float32_on_the_cpu(colours, tmp_path):
     events = []
     result = _train(colours, tmp_path, hp=_hp(epochs=1, precision_dtype="float16"), handlers=[events.append])
     assert any(isinstance(e, Log) and "float16 needs a GPU" in e.line for e in events)
+    assert np.isfinite(result.metrics["train:loss"])
+
+
+def test_images_smaller_than_the_network_input_are_refused(tmp_path):
+    small = write_colours(tmp_path / "small.rec", 8, size=20)
+    with pytest.raises(ClassifierError, match="at least 32x32"):
+        train(_hp(), train_rec=small, validation_rec=small, model_dir=tmp_path / "out")
+    # With resize, the reader scales them up to the shorter side first, as SageMaker does.
+    result = train(_hp(epochs=1, resize=32, num_training_samples=8), train_rec=small, validation_rec=small,
+                   model_dir=tmp_path / "resized", resize=32)
     assert np.isfinite(result.metrics["train:loss"])
