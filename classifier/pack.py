@@ -1,10 +1,10 @@
-"""Folder -> ``.lst`` -> ``.rec``/``.idx``: what MXNet's ``im2rec.py`` does, without MXNet or OpenCV.
+"""Folder -> ``.lst`` -> ``.rec``/``.idx``: what MXNet's ``im2rec.py`` does, without MXNet.
 
-Images are decoded in worker processes and written in ``.lst`` order by this process. Large JPEGs
-are decoded at reduced scale (libjpeg's DCT scaling through ``Image.draft``) when the result is
-resized anyway, which is where most of the time of a camera-size photo goes. Every image is decoded
-at least once, even with ``pass_through``, so a corrupt file is reported and skipped rather than
-packed.
+Images are re-encoded in worker processes with OpenCV, as im2rec.py does (so resizing matches
+it), and written in ``.lst`` order by this process. Large JPEGs are decoded at reduced scale
+(libjpeg's DCT scaling) when the result is resized anyway, which is where most of the time of a
+camera-size photo goes. Every file is first checked to be a complete JPEG or PNG, with
+``pass_through`` too, so a truncated or foreign file is reported and skipped rather than packed.
 """
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageOps
+import cv2
+import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 from classifier import lst, recordio
@@ -40,48 +42,89 @@ class PackReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _decode(data: bytes, options: PackOptions) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    if image.format not in ("JPEG", "PNG"):
-        raise ValueError(f"{image.format or 'unknown'} format; only JPEG and PNG are packed")
-    if options.pass_through:
-        # Smallest decode that still reads every byte of the compressed data.
-        image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
-    elif options.resize:
-        short = min(image.size)
-        side = short if options.center_crop else None
-        scale = options.resize / (side or short)
-        image.draft("RGB", (max(1, round(image.width * scale)), max(1, round(image.height * scale))))
-    image.load()
-    return image
+JPEG_SIGNATURE, PNG_SIGNATURE = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
 
 
-def _transform(image: Image.Image, options: PackOptions) -> Image.Image:
-    image = ImageOps.exif_transpose(image)  # as OpenCV's imread does for im2rec
-    if image.mode != "RGB":
-        image = image.convert("RGB")
+def _jpeg_scan_start(data: bytes) -> int:
+    """Offset of the first scan's compressed data, walking the marker segments (an EXIF thumbnail,
+    with its own end marker, sits inside one and is skipped)."""
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            raise ValueError("broken JPEG marker structure")
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        if marker == 0xDA:
+            return position + 2 + length
+        position += 2 + length
+    raise ValueError("truncated JPEG: no image data")
+
+
+def check_complete(data: bytes) -> str:
+    """The format of a JPEG or PNG whose data is all there, else ValueError. Cheap: no decoding.
+
+    Entropy-coded JPEG data never holds an FF D9 pair (0xFF is always stuffed), so an end-of-image
+    marker after the first scan starts means the file was not cut short. PNG chunks carry CRCs,
+    which Pillow's ``verify`` checks up to the IEND chunk.
+    """
+    if data.startswith(JPEG_SIGNATURE):
+        if data.rfind(b"\xff\xd9") < _jpeg_scan_start(data):
+            raise ValueError("truncated JPEG: the end-of-image marker is missing")
+        return "JPEG"
+    if data.startswith(PNG_SIGNATURE):
+        Image.open(io.BytesIO(data)).verify()
+        return "PNG"
+    raise ValueError("not a JPEG or PNG file")
+
+
+def _reduction(data: bytes, options: PackOptions) -> int:
+    """The largest of libjpeg's 1/2, 1/4, 1/8 decode scales that still leaves the shorter side at
+    least ``resize`` (after the centre crop, which keeps the shorter side)."""
+    width, height = Image.open(io.BytesIO(data)).size  # refuses decompression bombs before decoding
+    factor = 1
+    while options.resize and factor < 8 and min(width, height) // (factor * 2) >= options.resize:
+        factor *= 2
+    return factor
+
+
+# Parallelism comes from the worker processes; OpenCV's own threads would only fight them.
+cv2.setNumThreads(1)
+
+_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def _reencode(data: bytes, options: PackOptions) -> bytes:
+    """Decode (applying EXIF orientation), crop, resize and encode as im2rec.py does with OpenCV."""
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _REDUCED[_reduction(data, options)])
+    if pixels is None:
+        raise ValueError("the image data cannot be decoded")
     if options.center_crop:
-        side = min(image.size)
-        left, top = (image.width - side) // 2, (image.height - side) // 2
-        image = image.crop((left, top, left + side, top + side))
+        height, width = pixels.shape[:2]
+        side = min(height, width)
+        top, left = (height - side) // 2, (width - side) // 2
+        pixels = pixels[top : top + side, left : left + side]
     if options.resize:
-        width, height = image.size
+        height, width = pixels.shape[:2]
         if width > height:
             size = (width * options.resize // height, options.resize)
         else:
             size = (options.resize, height * options.resize // width)
-        if size != image.size:
-            image = image.resize(size, Image.BILINEAR)
-    return image
-
-
-def _encode(image: Image.Image, options: PackOptions) -> bytes:
-    buffer = io.BytesIO()
+        if size != (width, height):
+            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR)
     if options.encoding == ".png":
-        image.save(buffer, "PNG", compress_level=min(max(options.quality, 0), 9))
+        ok, encoded = cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, min(max(options.quality, 0), 9)])
     else:
-        image.save(buffer, "JPEG", quality=options.quality)
-    return buffer.getvalue()
+        ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, options.quality])
+    if not ok:
+        raise ValueError("the image cannot be encoded")
+    return encoded.tobytes()
+
+
+_PASS = b""  # a pass-through image that checked out: the writer reads the file itself
 
 
 def encode_entry(job: tuple[lst.ListEntry, str, PackOptions]) -> tuple[bytes | None, str | None]:
@@ -93,15 +136,19 @@ def encode_entry(job: tuple[lst.ListEntry, str, PackOptions]) -> tuple[bytes | N
         with warnings.catch_warnings():
             # A decompression bomb is an image to skip, not a warning to print.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = _decode(data, options)
-        payload = data if options.pass_through else _encode(_transform(image, options), options)
+            check_complete(data)
+            payload = _PASS if options.pass_through else _reencode(data, options)
     except FileNotFoundError:
         return None, "file not found"
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
         return None, f"not a valid image ({error})"
+    return payload, None
+
+
+def _record(entry: lst.ListEntry, payload: bytes, options: PackOptions) -> bytes:
     labels = entry.labels
     label = labels if options.pack_label and len(labels) > 1 else labels[0]
-    return recordio.pack_record(recordio.IRHeader(0, label, entry.index, 0), payload), None
+    return recordio.pack_record(recordio.IRHeader(0, label, entry.index, 0), payload)
 
 
 def pack_list(
@@ -129,12 +176,14 @@ def pack_list(
     bar = tqdm(total=len(entries), desc=rec_path.name, unit="img", disable=not progress, file=sys.stderr)
     with recordio.IndexedRecordWriter(report.rec_path, report.idx_path) as writer:
         with _pool(num_thread) as pool:
-            for entry, (record, reason) in zip(entries, pool.imap(encode_entry, jobs, chunksize=8)):
-                if record is None:
+            for entry, (payload, reason) in zip(entries, pool.imap(encode_entry, jobs, chunksize=16)):
+                if payload is None:
                     report.skipped.append((entry.path, reason))
                     bar.write(f"skipped {entry.path}: {reason}", file=sys.stderr)
                 else:
-                    writer.write(entry.index, record)
+                    if payload is _PASS:
+                        payload = (Path(root) / entry.path).read_bytes()
+                    writer.write(entry.index, _record(entry, payload, options))
                     report.packed += 1
                 bar.update()
     bar.close()
