@@ -211,3 +211,19 @@ def test_pack_cli_errors_are_one_line(tmp_path):
     (tmp_path / "bad.lst").write_text("0\tx\ta.jpg\n")
     result = run_cli("pack", tmp_path / "bad", tmp_path, check=False)
     assert result.returncode == 2 and "bad.lst:1:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_center_crop_png_encoding_and_quality(tmp_path):
+    root = _tree(tmp_path / "images", (("x", 2),))
+    lst.write_lst(tmp_path / "set.lst", [lst.ListEntry(i, (0.0,), f"x/x{i}.jpg") for i in range(2)])
+    report = pack.pack_list(tmp_path / "set.lst", root, center_crop=True, resize=16, encoding=".png",
+                            quality=9, progress=False)
+    with recordio.IndexedRecordReader(report.rec_path, report.idx_path) as reader:
+        payload = recordio.unpack_record(reader.read(0))[1]
+    image = Image.open(__import__("io").BytesIO(payload))
+    assert (image.format, image.size) == ("PNG", (16, 16))
+    sizes = []
+    for quality in (20, 95):
+        report = pack.pack_list(tmp_path / "set.lst", root, quality=quality, progress=False)
+        sizes.append(report.rec_path.stat().st_size)
+    assert sizes[0] < sizes[1]

@@ -222,3 +222,15 @@ def test_images_smaller_than_the_network_input_are_refused(tmp_path):
     result = train(_hp(epochs=1, resize=32, num_training_samples=8), train_rec=small, validation_rec=small,
                    model_dir=tmp_path / "resized", resize=32)
     assert np.isfinite(result.metrics["train:loss"])
+
+
+def test_weighted_loss_weights_each_class_by_negatives_over_positives(tmp_path):
+    rec = write_blobs(tmp_path / "train.rec", 40, seed=1)
+    labels = data.label_matrix(rec, rec.with_suffix(".idx"), 3, multi_label=True)
+    hp = parse_hyperparameters({**BASE, "multi_label": "1", "use_weighted_loss": "1", "num_training_samples": "40"})
+    from classifier.training import _positive_weights
+
+    (weights_,) = _positive_weights(hp, rec, rec.with_suffix(".idx"), [mx.cpu()])
+    positives = labels.sum(axis=0)
+    np.testing.assert_allclose(weights_.asnumpy()[0], (40 - positives) / positives, rtol=1e-6)
+    assert weights_.asnumpy()[0][0] < 1  # class 0 is in most images, so its positives weigh less
