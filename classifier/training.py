@@ -201,6 +201,8 @@ def train(
     contexts = contexts or default_contexts()
     if class_names is not None and len(class_names) != hp.num_classes:
         raise ArtifactError(f"{len(class_names)} class names given for num_classes={hp.num_classes}")
+    if hp.use_pretrained_model and base_model is None:
+        pretrained_files(model_store, hp.num_layers)  # fail before any data is read
 
     dtype = hp.precision_dtype
     if dtype == "float16" and any(ctx.device_type != "gpu" for ctx in contexts):
