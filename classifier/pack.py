@@ -12,6 +12,7 @@ import io
 import multiprocessing
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,8 +165,12 @@ def pack_list(
     num_thread: int = 1,
     pack_label: bool = False,
     progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> PackReport:
-    """Pack the images of ``lst_path`` (paths relative to ``root``) into ``rec_path`` and its .idx."""
+    """Pack the images of ``lst_path`` (paths relative to ``root``) into ``rec_path`` and its .idx.
+
+    ``on_progress(done, total)`` is called every few dozen images, for callers that show their own
+    progress (the web app's version build)."""
     if encoding not in (".jpg", ".png"):
         raise ValueError(f"encoding must be .jpg or .png, not {encoding}")
     options = PackOptions(resize, center_crop, quality, encoding, pass_through, pack_label)
@@ -186,6 +191,9 @@ def pack_list(
                     writer.write(entry.index, _record(entry, payload, options))
                     report.packed += 1
                 bar.update()
+                done = report.packed + len(report.skipped)
+                if on_progress is not None and (done % 50 == 0 or done == len(entries)):
+                    on_progress(done, len(entries))
     bar.close()
     return report
 

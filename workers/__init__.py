@@ -1,1 +1,4 @@
-"""Celery workers: the only place where Django rows meet MXNet. Built in issues 3-4."""
+"""Celery workers: the only place where Django rows meet MXNet."""
+from workers.celery import app as celery_app
+
+__all__ = ["celery_app"]

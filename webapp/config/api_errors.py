@@ -1,0 +1,32 @@
+"""Every API error is ``{"error": "...", "fields": {"name": ["..."]}}`` with its 4xx status."""
+from __future__ import annotations
+
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.views import exception_handler
+
+
+def _flatten(detail) -> list[str]:
+    if isinstance(detail, dict):
+        return [message for value in detail.values() for message in _flatten(value)]
+    if isinstance(detail, list):
+        return [message for value in detail for message in _flatten(value)]
+    return [str(detail)]
+
+
+def json_error_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = response.data
+    if isinstance(exc, exceptions.ValidationError) and isinstance(detail, dict):
+        fields = {name: _flatten(value) for name, value in detail.items() if name != "non_field_errors"}
+        general = _flatten(detail.get("non_field_errors", []))
+        message = "; ".join(general) or "invalid input: " + ", ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
+        response.data = {"error": message, "fields": fields}
+    else:
+        response.data = {"error": " ".join(_flatten(detail.get("detail", detail) if isinstance(detail, dict) else detail)),
+                         "fields": {}}
+    return response

@@ -1,0 +1,87 @@
+"""Writes on datasets and their classes."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Max
+
+from webapp.datasets.models import Dataset, LabelClass
+
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+
+
+class ServiceError(ValueError):
+    """A write refused for a reason the user can act on; ``field`` names the input at fault."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def dataset_create(*, owner, name: str, multi_label: bool = False) -> Dataset:
+    if not name.strip():
+        raise ServiceError("a dataset needs a name", "name")
+    return Dataset.objects.create(owner=owner, name=name.strip(), multi_label=multi_label)
+
+
+def dataset_rename(*, dataset: Dataset, name: str) -> Dataset:
+    if not name.strip():
+        raise ServiceError("a dataset needs a name", "name")
+    dataset.name = name.strip()
+    dataset.save(update_fields=["name"])
+    return dataset
+
+
+def dataset_delete(*, dataset: Dataset) -> None:
+    from webapp.datasets.services.storage import dataset_files_delete
+
+    dataset_id = dataset.id
+    dataset.delete()
+    transaction.on_commit(lambda: dataset_files_delete(dataset_id=dataset_id))
+
+
+def class_get_or_create(*, dataset: Dataset, name: str) -> LabelClass:
+    existing = dataset.classes.filter(name=name).first()
+    return existing or class_create(dataset=dataset, name=name)
+
+
+def class_create(*, dataset: Dataset, name: str, colour: str | None = None) -> LabelClass:
+    name = name.strip()
+    if not name:
+        raise ServiceError("a class needs a name", "name")
+    if dataset.classes.filter(name=name).exists():
+        raise ServiceError(f"there is already a class named {name!r}", "name")
+    order = (dataset.classes.aggregate(m=Max("order"))["m"] or 0) + 1
+    return LabelClass.objects.create(dataset=dataset, name=name, order=order,
+                                     colour=colour or PALETTE[(order - 1) % len(PALETTE)])
+
+
+def class_update(*, label_class: LabelClass, name: str | None = None, colour: str | None = None) -> LabelClass:
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ServiceError("a class needs a name", "name")
+        if label_class.dataset.classes.filter(name=name).exclude(id=label_class.id).exists():
+            raise ServiceError(f"there is already a class named {name!r}", "name")
+        label_class.name = name
+    if colour is not None:
+        if not (len(colour) == 7 and colour.startswith("#")):
+            raise ServiceError("a colour is written #rrggbb", "colour")
+        label_class.colour = colour
+    label_class.save()
+    return label_class
+
+
+@transaction.atomic
+def class_merge(*, source: LabelClass, into: LabelClass) -> LabelClass:
+    """Every image of ``source`` gets ``into`` instead, and ``source`` goes away."""
+    if source.dataset_id != into.dataset_id or source.id == into.id:
+        raise ServiceError("merge into another class of the same dataset", "into")
+    for image in source.images.all():
+        image.labels.remove(source)
+        image.labels.add(into)
+    source.delete()
+    return into
+
+
+def class_delete(*, label_class: LabelClass) -> None:
+    label_class.delete()  # its images become unlabeled (for this class)

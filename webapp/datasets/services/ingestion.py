@@ -1,0 +1,210 @@
+"""Uploads into a dataset: image files (folders become classes), a .zip, a .lst with its images, a .rec.
+
+Every file is checked on its own; a bad one is reported with its reason and the rest are kept.
+Archives are read one member at a time, so memory stays flat whatever their size.
+"""
+from __future__ import annotations
+
+import posixpath
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from classifier import lst, recordio
+from classifier.errors import ClassifierError
+from webapp.datasets.models import Dataset, Image, LabelClass
+from webapp.datasets.services.classes import class_get_or_create
+from webapp.datasets.services.images import Rejected, check_image, storage_paths, write_atomically
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@dataclass
+class UploadReport:
+    accepted: int = 0
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    duplicates: list[dict[str, str]] = field(default_factory=list)
+
+    def reject(self, name: str, reason: str) -> None:
+        self.rejected.append({"file": name, "reason": reason})
+
+    def as_dict(self) -> dict:
+        return {"accepted": self.accepted, "rejected": self.rejected, "duplicates": self.duplicates}
+
+
+@dataclass
+class Upload:
+    """One uploaded file: its name (possibly with folders) and a readable, seekable file."""
+
+    name: str
+    file: BinaryIO
+
+
+def _safe_name(name: str) -> str | None:
+    """The name with forward slashes, or None when it is absolute or climbs out with '..'."""
+    name = name.replace("\\", "/")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return None
+    if ".." in name.split("/"):
+        return None
+    return posixpath.normpath(name)
+
+
+def _folder_class(name: str) -> str | None:
+    folder = posixpath.dirname(name)
+    return posixpath.basename(folder) or None
+
+
+class _Ingestor:
+    def __init__(self, dataset: Dataset, report: UploadReport, class_names: list[str] | None):
+        self.dataset = dataset
+        self.report = report
+        self.class_names = class_names or []
+        self.media = Path(settings.MEDIA_ROOT)
+        self.known = dict(dataset.images.values_list("sha256", "file_name"))
+
+    def label_name(self, index: int) -> str:
+        return self.class_names[index] if index < len(self.class_names) else str(index)
+
+    def add(self, name: str, data: bytes, labels: Iterable[str] = ()) -> Image | None:
+        try:
+            checked = check_image(data)
+        except Rejected as reason:
+            self.report.reject(name, str(reason))
+            return None
+        if checked.sha256 in self.known:
+            self.report.duplicates.append({"file": name, "duplicate_of": self.known[checked.sha256]})
+            return None
+        stored, thumbnail = storage_paths(self.dataset.id, checked.sha256, checked.format)
+        write_atomically(self.media / stored, checked.data)
+        write_atomically(self.media / thumbnail, checked.thumbnail)
+        try:
+            with transaction.atomic():
+                image = Image.objects.create(
+                    dataset=self.dataset, sha256=checked.sha256, file_name=name, stored=stored, thumbnail=thumbnail,
+                    format=checked.format, width=checked.width, height=checked.height, size=len(checked.data),
+                )
+                classes = [class_get_or_create(dataset=self.dataset, name=label) for label in labels]
+                if classes:
+                    image.labels.set(classes if self.dataset.multi_label else classes[:1])
+        except IntegrityError:  # the same image uploaded at the same moment by another request
+            self.report.duplicates.append({"file": name, "duplicate_of": name})
+            return None
+        self.known[checked.sha256] = name
+        self.report.accepted += 1
+        return image
+
+    def add_image_file(self, upload: Upload) -> None:
+        name = _safe_name(upload.name)
+        if name is None:
+            self.report.reject(upload.name, "absolute or '..' path")
+            return
+        folder = _folder_class(name)
+        self.add(name, upload.file.read(), [folder] if folder else [])
+
+    def add_zip(self, upload: Upload) -> None:
+        try:
+            archive = zipfile.ZipFile(upload.file)
+        except zipfile.BadZipFile:
+            self.report.reject(upload.name, "not a valid zip archive")
+            return
+        with archive:
+            for member in archive.infolist():
+                if member.is_dir():
+                    continue
+                name = _safe_name(member.filename)
+                if name is None:
+                    self.report.reject(member.filename, "absolute or '..' path in the archive")
+                    continue
+                if posixpath.basename(name).startswith(".") or "__MACOSX/" in name:
+                    continue
+                if not name.lower().endswith(IMAGE_SUFFIXES):
+                    self.report.reject(name, "not a .jpg, .jpeg or .png file")
+                    continue
+                if member.file_size > settings.IMAGE_MAX_BYTES:
+                    self.report.reject(name, f"file larger than {settings.IMAGE_MAX_BYTES // (1024 * 1024)} MB")
+                    continue
+                try:
+                    data = archive.read(member)
+                except (zipfile.BadZipFile, OSError, NotImplementedError) as error:
+                    self.report.reject(name, f"cannot be extracted ({error})")
+                    continue
+                folder = _folder_class(name)
+                self.add(name, data, [folder] if folder else [])
+
+    def add_lst(self, upload: Upload, images: dict[str, Upload]) -> None:
+        with tempfile.NamedTemporaryFile(suffix=".lst") as copy:
+            copy.write(upload.file.read())
+            copy.flush()
+            try:
+                entries = lst.read_lst(copy.name, multi_label=self.dataset.multi_label)
+            except ClassifierError as error:
+                self.report.reject(upload.name, str(error).replace(copy.name, upload.name))
+                return
+        by_tail = {}
+        for name, image in images.items():
+            by_tail[name] = image
+            by_tail.setdefault(posixpath.basename(name), image)
+        for entry in entries:
+            image = by_tail.get(entry.path) or by_tail.get(posixpath.basename(entry.path))
+            if image is None:
+                self.report.reject(entry.path, f"listed in {upload.name} but not uploaded")
+                continue
+            images.pop(image.name, None)
+            self.add(entry.path, image.file.read(), self._labels(entry.labels))
+
+    def _labels(self, values: tuple[float, ...]) -> list[str]:
+        if self.dataset.multi_label and len(values) > 1:
+            return [self.label_name(i) for i, value in enumerate(values) if value >= 0.5]
+        return [self.label_name(int(value)) for value in values]
+
+    def add_rec(self, upload: Upload) -> None:
+        with tempfile.NamedTemporaryFile(suffix=".rec") as copy:
+            while chunk := upload.file.read(1 << 20):
+                copy.write(chunk)
+            copy.flush()
+            try:
+                with recordio.RecordReader(copy.name) as reader:
+                    for number, payload in enumerate(reader):
+                        header, data = recordio.unpack_record(payload)
+                        labels = header.label if header.flag else (header.label,)
+                        self.add(f"{upload.name}#{header.id or number}", data, self._labels(tuple(labels)))
+            except ClassifierError as error:
+                self.report.reject(upload.name, str(error).replace(copy.name, upload.name))
+
+
+def uploads_ingest(*, dataset: Dataset, uploads: list[Upload], class_names: list[str] | None = None) -> UploadReport:
+    """Add every good image among ``uploads`` to ``dataset`` and report the rest."""
+    report = UploadReport()
+    ingestor = _Ingestor(dataset, report, class_names)
+    images = {(_safe_name(u.name) or u.name): u for u in uploads if u.name.lower().endswith(IMAGE_SUFFIXES)}
+    for upload in uploads:
+        if upload.name.lower().endswith(".lst"):
+            ingestor.add_lst(upload, images)
+    for upload in uploads:
+        lowered = upload.name.lower()
+        if lowered.endswith(".zip"):
+            ingestor.add_zip(upload)
+        elif lowered.endswith(".rec"):
+            ingestor.add_rec(upload)
+        elif lowered.endswith(".idx") or lowered.endswith(".lst"):
+            continue  # an index is not needed to read a .rec sequentially; lists were read above
+    for upload in images.values():
+        ingestor.add_image_file(upload)
+    for upload in uploads:
+        if not upload.name.lower().endswith((".zip", ".rec", ".idx", ".lst", *IMAGE_SUFFIXES)):
+            report.reject(upload.name, "not an image, .zip, .lst or .rec file")
+    return report
+
+
+def uploads_from_request(files: list, paths: list[str]) -> list[Upload]:
+    """Django keeps only a file's base name, so a folder's relative path (a browser's
+    ``webkitRelativePath``) arrives in a parallel ``paths`` field, one per file."""
+    return [Upload(paths[i] if i < len(paths) and paths[i] else uploaded.name, uploaded)
+            for i, uploaded in enumerate(files)]

@@ -1,0 +1,23 @@
+"""The Celery app. Queues: ``cpu`` (packing, small inference) and ``gpu`` (training, one job per GPU).
+
+Tasks are short-lived or resumable, so a worker reserves one task at a time and there is no
+global time limit that would kill a training run.
+"""
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.config.settings")
+
+app = Celery("icstudio")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_default_queue="cpu",
+    task_routes={"workers.tasks.build_version": {"queue": "cpu"}},
+    worker_prefetch_multiplier=1,
+    task_track_started=True,
+    broker_connection_retry_on_startup=True,
+)
+app.autodiscover_tasks(["workers"])

@@ -1,0 +1,12 @@
+"""Thin tasks: they take ids, re-read the rows and call a service."""
+from __future__ import annotations
+
+from workers.celery import app
+
+
+@app.task(acks_late=True, reject_on_worker_lost=True)
+def build_version(version_id: int) -> str:
+    """Idempotent: a re-delivered build writes the same files again."""
+    from webapp.datasets.services.building import version_build
+
+    return version_build(version_id=version_id)
