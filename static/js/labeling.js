@@ -106,7 +106,23 @@
       else img.labels = img.labels.filter((id) => id !== classId);
     }
     render();
+    refreshBalance();
     advanceIfDone();
+  }
+
+  async function refreshBalance() {
+    // The class-balance bar and counts follow every assignment without a reload.
+    const dataset = await icApi.json(grid.dataset.datasetUrl);
+    const bar = document.getElementById("balance");
+    const labeled = dataset.classes.map((c) => `<span style="flex: ${c.image_count}; background: ${c.colour}"
+      title="${c.name}: ${c.image_count}"></span>`);
+    const unlabeled = dataset.image_count - dataset.labeled_count;
+    bar.innerHTML = labeled.join("") + (unlabeled ? `<span class="unlabeled" style="flex: ${unlabeled}"
+      title="unlabeled: ${unlabeled}"></span>` : "");
+    for (const c of dataset.classes) {
+      const row = document.querySelector(`tr[data-class-id="${c.id}"] td:nth-child(3)`);
+      if (row) row.textContent = c.image_count;
+    }
   }
 
   function advanceIfDone() {

@@ -78,6 +78,8 @@ def test_sign_in_upload_a_folder_label_with_keys_and_freeze(page, live_server, w
     page.wait_for_function(f"[...document.querySelectorAll('#grid .cell')].slice(0, 3)"
                            f".every(c => c.innerText.includes('{second}'))")
     _shot(page, "2-labeled")
+    page.wait_for_function(f"document.querySelector('#balance span[title^=\"{second}:\"]').title === "
+                           f"'{second}: {4 + 3 - already}'")  # the balance bar follows without a reload
     page.reload()
     counts = {row.get_attribute("data-class-name"): int(row.locator("td").nth(2).inner_text())
               for row in page.locator("tr[data-class-id]").all()}

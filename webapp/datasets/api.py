@@ -49,9 +49,17 @@ class DatasetSerializer(serializers.ModelSerializer):
 class DatasetDetailSerializer(DatasetSerializer):
     classes = serializers.SerializerMethodField()
     splits = serializers.SerializerMethodField()
+    image_count = serializers.SerializerMethodField()
+    labeled_count = serializers.SerializerMethodField()
 
     class Meta(DatasetSerializer.Meta):
-        fields = [*DatasetSerializer.Meta.fields, "classes", "splits"]
+        fields = [*DatasetSerializer.Meta.fields, "labeled_count", "classes", "splits"]
+
+    def get_image_count(self, dataset) -> int:
+        return dataset.images.count()
+
+    def get_labeled_count(self, dataset) -> int:
+        return dataset.images.count() - selectors.unlabeled_count(dataset=dataset)
 
     def get_classes(self, dataset) -> list[dict]:
         return ClassSerializer(selectors.class_list(dataset=dataset), many=True).data
