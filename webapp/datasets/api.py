@@ -29,6 +29,14 @@ def service_errors():
         raise ValidationError({error.field or "non_field_errors": [str(error)]}) from error
 
 
+def _dataset_and_input(request, dataset_id: int, form_class) -> tuple[Dataset, dict]:
+    """The caller's dataset (404 otherwise) and the request body validated by ``form_class``."""
+    dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
+    form = form_class(data=request.data)
+    form.is_valid(raise_exception=True)
+    return dataset, form.validated_data
+
+
 class ClassSerializer(serializers.ModelSerializer):
     image_count = serializers.IntegerField(read_only=True, default=0)
 
@@ -161,11 +169,9 @@ class ClassMerge(APIView):
 
     @extend_schema(request=Input, responses=ClassSerializer)
     def post(self, request, dataset_id, class_id):
-        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
-        form = self.Input(data=request.data)
-        form.is_valid(raise_exception=True)
+        dataset, data = _dataset_and_input(request, dataset_id, self.Input)
         source = selectors.class_get(dataset=dataset, class_id=class_id)
-        into = selectors.class_get(dataset=dataset, class_id=form.validated_data["into"])
+        into = selectors.class_get(dataset=dataset, class_id=data["into"])
         with service_errors():
             class_services.class_merge(source=source, into=into)
         return Response(ClassSerializer(into).data)
@@ -219,10 +225,7 @@ class Labels(APIView):
 
     @extend_schema(request=Input, responses={200: {"type": "object"}})
     def post(self, request, dataset_id):
-        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
-        form = self.Input(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
+        dataset, data = _dataset_and_input(request, dataset_id, self.Input)
         with service_errors():
             if "set" in request.data:
                 changed = labeling.labels_set(dataset=dataset, image_ids=data["images"], class_id=data.get("set"))
@@ -242,10 +245,7 @@ class SplitView(APIView):
 
     @extend_schema(request=Input, responses={200: {"type": "object"}})
     def post(self, request, dataset_id):
-        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
-        form = self.Input(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
+        dataset, data = _dataset_and_input(request, dataset_id, self.Input)
         with service_errors():
             if "images" in data:
                 if "split" not in data:

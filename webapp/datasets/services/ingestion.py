@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 
 from classifier import lst, recordio
 from classifier.errors import ClassifierError
-from webapp.datasets.models import Dataset, Image, LabelClass
+from webapp.datasets.models import Dataset, Image
 from webapp.datasets.services.classes import class_get_or_create
 from webapp.datasets.services.images import Rejected, check_image, storage_paths, write_atomically
 
