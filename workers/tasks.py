@@ -10,3 +10,11 @@ def build_version(version_id: int) -> str:
     from webapp.datasets.services.building import version_build
 
     return version_build(version_id=version_id)
+
+
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def train_job(self, job_id: int) -> str:
+    """Idempotent and resumable: a re-delivered job continues from its last finished epoch."""
+    from webapp.training.running import job_run
+
+    return job_run(job_id=job_id, worker=self.request.hostname or "worker")

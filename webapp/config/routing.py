@@ -1,2 +1,6 @@
-"""WebSocket routes; the training dashboard's live metrics join here (issue 4)."""
-websocket_urlpatterns: list = []
+"""WebSocket routes."""
+from django.urls import path
+
+from webapp.training.consumers import JobConsumer
+
+websocket_urlpatterns = [path("ws/jobs/<int:job_id>/", JobConsumer.as_asgi())]

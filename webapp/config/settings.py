@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "channels",
     "webapp.accounts",
     "webapp.datasets",
+    "webapp.training",
 ]
 
 MIDDLEWARE = [
@@ -82,6 +83,9 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web and worker write concurrently; wait for the lock instead of failing at once.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+    # Tests run a worker thread beside the test: an in-memory database's shared cache answers
+    # "table is locked" at once instead of waiting, so the test database is a file too.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-icstudio.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -113,6 +117,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 50 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 50_000_000)
 THUMBNAIL_SIZE = 160
+# MXNet model-zoo checkpoints (resnet-N-symbol.json, resnet-N-0000.params) for transfer learning.
+MODEL_STORE = Path(env_str("MODEL_STORE", str(VAR_DIR / "model-store")))
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL

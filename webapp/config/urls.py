@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("webapp.accounts.urls")),
     path("api/", include("webapp.datasets.api_urls")),
     path("api/", include("webapp.accounts.api_urls")),
+    path("api/", include("webapp.training.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),

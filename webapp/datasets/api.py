@@ -26,7 +26,8 @@ def service_errors():
     try:
         yield
     except ServiceError as error:
-        raise ValidationError({error.field or "non_field_errors": [str(error)]}) from error
+        problems = getattr(error, "problems", None) or {error.field: str(error)}
+        raise ValidationError({name or "non_field_errors": [message] for name, message in problems.items()}) from error
 
 
 def _dataset_and_input(request, dataset_id: int, form_class) -> tuple[Dataset, dict]:

@@ -1,0 +1,152 @@
+"""Click-to-train through the API: a real worker trains with real MXNet and the metrics arrive live
+over a real WebSocket, through a real Redis channel layer."""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from tests.webapp.conftest import TEST_REDIS, jpeg_bytes, upload
+from webapp.datasets.models import DatasetVersion
+from webapp.training.models import TrainingJob
+
+pytestmark = pytest.mark.django_db(transaction=True)
+HYPERPARAMETERS = {"num_layers": "20", "image_shape": "3,32,32", "epochs": "2", "mini_batch_size": "16",
+                   "learning_rate": "0.05", "top_k": "2"}
+
+
+@pytest.fixture
+def channel_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": [TEST_REDIS]}}}
+
+
+def _wait(predicate, timeout=120, step=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+def version(api, worker):
+    """A ready version of three colours, 20 images each, 32x32."""
+    dataset = api.post("/api/datasets/", {"name": "colours"}, format="json").json()["id"]
+    colours = {"red": (220, 40, 40), "green": (40, 200, 40), "blue": (40, 40, 220)}
+    files = {f"{name}/{i}.jpg": jpeg_bytes(rgb, size=(32, 32), seed=i) for name, rgb in colours.items() for i in range(20)}
+    assert upload(api, dataset, files).json()["accepted"] == 60
+    api.post(f"/api/datasets/{dataset}/split/", {"train_ratio": 0.75, "seed": 0}, format="json")
+    version_id = api.post(f"/api/datasets/{dataset}/versions/").json()["id"]
+    _wait(lambda: DatasetVersion.objects.get(id=version_id).status == "ready")
+    return version_id
+
+
+def _communicator(user, job_id, after=0):
+    from webapp.config.asgi import application
+
+    browser = Client()
+    browser.force_login(user)
+    headers = [(b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode()), (b"origin", b"http://localhost")]
+    return WebsocketCommunicator(application, f"/ws/jobs/{job_id}/?after={after}", headers=headers)
+
+
+async def _collect_until_finished(communicator, timeout=180):
+    messages = []
+    connected, _ = await communicator.connect()
+    assert connected
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        message = await communicator.receive_json_from(timeout=max(1, deadline - asyncio.get_running_loop().time()))
+        messages.append(message)
+        if message["type"] == "state" and message["state"] in ("succeeded", "failed", "cancelled"):
+            break
+    await communicator.disconnect()
+    return messages
+
+
+def test_train_through_the_api_with_live_metrics(api, alice, version, channel_layer, media):
+    response = api.post("/api/jobs/", {"version": version, "hyperparameters": HYPERPARAMETERS}, format="json")
+    assert response.status_code == 201, response.json()
+    job = response.json()
+    assert job["hyperparameters"]["num_classes"] == "3" and job["hyperparameters"]["num_training_samples"] == "45"
+
+    messages = async_to_sync(_collect_until_finished)(_communicator(alice, job["id"]))
+    assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))  # no gap, no duplicate
+    assert messages[-1]["state"] == "succeeded", messages[-1]
+    epochs = [m for m in messages if m["type"] == "metric" and m["batch"] is None]
+    assert [m["epoch"] for m in epochs] == [0, 1]
+    assert {"train:accuracy", "validation:accuracy", "validation:top_k_accuracy_2", "lr"} <= set(epochs[-1]["metrics"])
+    assert any(m["type"] == "metric" and m["batch"] is not None for m in messages)
+    assert any(m["type"] == "log" and m["line"].startswith("Epoch[1] Validation-accuracy=") for m in messages)
+
+    finished = api.get(f"/api/jobs/{job['id']}/").json()
+    assert finished["state"] == "succeeded" and finished["progress"] == 1.0
+    assert (Path(media) / finished["artifact"]).exists()
+
+    # A page opened later gets the history from any point, then nothing twice.
+    middle = len(messages) // 2
+    replay = async_to_sync(_collect_until_finished)(_communicator(alice, job["id"], after=middle))
+    assert replay == messages[middle:]
+    stored = api.get(f"/api/jobs/{job['id']}/metrics/?after={middle}").json()
+    assert stored == messages[middle:]
+
+
+def test_invalid_hyperparameters_are_reported_per_field(api, version):
+    response = api.post("/api/jobs/", {"version": version, "hyperparameters": {
+        "num_layers": "19", "optimizer": "lbfgs", "learning_rate": "3"}}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"num_layers", "optimizer", "learning_rate"}
+    response = api.post("/api/jobs/", {"version": version, "mode": "transfer",
+                                       "hyperparameters": {"num_layers": "18", "image_shape": "3,224,224"}}, format="json")
+    assert "no ImageNet weights for ResNet-18" in response.json()["fields"]["num_layers"][0]
+
+
+def test_cancel_stops_within_a_batch_and_keeps_the_checkpoint(api, version, media):
+    job = api.post("/api/jobs/", {"version": version, "hyperparameters": {**HYPERPARAMETERS, "epochs": "30"}},
+                   format="json").json()
+    _wait(lambda: TrainingJob.objects.get(id=job["id"]).epoch >= 0)
+    assert api.post(f"/api/jobs/{job['id']}/cancel/").json()["state"] in ("running", "cancelled")
+    cancelled = _wait(lambda: (j := TrainingJob.objects.get(id=job["id"])).state == "cancelled" and j)
+    assert cancelled.epoch < 29 and "checkpoint" in cancelled.reason
+    assert (Path(media) / f"jobs/{job['id']}/work/checkpoints/state.json").exists()
+    assert api.post(f"/api/jobs/{job['id']}/cancel/").status_code == 400
+
+
+def test_other_users_cannot_see_or_watch_a_job(api, bob, bob_api, version, channel_layer):
+    job = api.post("/api/jobs/", {"version": version, "hyperparameters": {**HYPERPARAMETERS, "epochs": "1"}},
+                   format="json").json()
+    for method, url in (("get", "/api/jobs/{}/"), ("post", "/api/jobs/{}/cancel/"), ("get", "/api/jobs/{}/metrics/")):
+        assert getattr(bob_api, method)(url.format(job["id"])).status_code == 404
+    assert bob_api.post("/api/jobs/", {"version": version}, format="json").status_code == 404
+
+    async def connect(communicator):
+        connected, code = await communicator.connect()
+        await communicator.disconnect()
+        return connected, code
+
+    assert async_to_sync(connect)(_communicator(bob, job["id"])) == (False, 4404)
+    _wait(lambda: TrainingJob.objects.get(id=job["id"]).finished_state)
+
+
+def test_the_web_process_never_imports_mxnet():
+    script = ("import django, os, sys; os.environ['DJANGO_SETTINGS_MODULE'] = 'webapp.config.settings'; django.setup();"
+              "import webapp.config.urls, webapp.config.asgi, workers.tasks;"
+              "from django.urls import get_resolver; get_resolver().url_patterns;"
+              "print('mxnet' in sys.modules, 'cv2' in sys.modules)")
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2]).stdout.split()
+    assert output[-2] == "False"
+
+
+

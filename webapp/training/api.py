@@ -1,0 +1,80 @@
+"""The JSON API of training jobs."""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from webapp.datasets import selectors as dataset_selectors
+from webapp.datasets.api import service_errors
+from webapp.training import services
+from webapp.training.models import JobEvent, TrainingJob
+
+
+def job_get(*, user, job_id: int) -> TrainingJob:
+    return get_object_or_404(TrainingJob, id=job_id, owner=user)
+
+
+class JobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrainingJob
+        fields = ["id", "version", "mode", "hyperparameters", "state", "reason", "worker", "epoch", "progress", "eta",
+                  "images_per_sec", "metrics", "artifact", "last_seq", "created", "started", "finished"]
+
+
+class JobInput(serializers.Serializer):
+    version = serializers.IntegerField()
+    hyperparameters = serializers.DictField(child=serializers.JSONField(), default=dict)
+    mode = serializers.ChoiceField(choices=TrainingJob.Mode.values, default=TrainingJob.Mode.FULL)
+    base_model = serializers.IntegerField(required=False, help_text="a succeeded job of yours, for incremental training")
+
+
+class JobList(APIView):
+    @extend_schema(responses=JobSerializer(many=True))
+    def get(self, request):
+        return Response(JobSerializer(TrainingJob.objects.filter(owner=request.user), many=True).data)
+
+    @extend_schema(request=JobInput, responses=JobSerializer)
+    def post(self, request):
+        form = JobInput(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        version = dataset_selectors.version_get(user=request.user, version_id=data["version"])
+        base = ""
+        if data.get("base_model"):
+            base_job = job_get(user=request.user, job_id=data["base_model"])
+            if not base_job.artifact:
+                raise ValidationError({"base_model": ["that job has no model"]})
+            base = base_job.artifact
+        with service_errors():
+            job = services.job_create(owner=request.user, version=version, hyperparameters=data["hyperparameters"],
+                                      mode=data["mode"], base_artifact=base)
+        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class JobDetail(APIView):
+    @extend_schema(responses=JobSerializer)
+    def get(self, request, job_id):
+        return Response(JobSerializer(job_get(user=request.user, job_id=job_id)).data)
+
+
+class JobCancel(APIView):
+    @extend_schema(request=None, responses=JobSerializer)
+    def post(self, request, job_id):
+        with service_errors():
+            job = services.job_cancel(job=job_get(user=request.user, job_id=job_id))
+        return Response(JobSerializer(job).data)
+
+
+class JobMetrics(APIView):
+    @extend_schema(responses={200: {"type": "array", "items": {"type": "object"}}})
+    def get(self, request, job_id):
+        job = job_get(user=request.user, job_id=job_id)
+        try:
+            after = int(request.query_params.get("after", 0))
+        except ValueError:
+            raise ValidationError({"after": ["must be a sequence number"]}) from None
+        return Response([e.message() for e in JobEvent.objects.filter(job=job, seq__gt=after)])

@@ -1,0 +1,85 @@
+"""Training jobs and everything they report, in the order they reported it."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from webapp.datasets.models import DatasetVersion
+
+
+class TrainingJob(models.Model):
+    class Mode(models.TextChoices):
+        FULL = "full"
+        TRANSFER = "transfer"
+        INCREMENTAL = "incremental"
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_jobs")
+    version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="training_jobs")
+    mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.FULL)
+    base_artifact = models.CharField(max_length=500, blank=True)  # model.tar.gz under MEDIA_ROOT (incremental)
+    hyperparameters = models.JSONField()  # SageMaker's strings, as validated
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    reason = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    epoch = models.IntegerField(default=-1)  # last finished epoch
+    progress = models.FloatField(default=0.0)  # 0..1 over all epochs
+    eta = models.FloatField(null=True, blank=True)  # seconds
+    images_per_sec = models.FloatField(null=True, blank=True)
+    metrics = models.JSONField(default=dict)  # the last epoch's
+    artifact = models.CharField(max_length=500, blank=True)  # model.tar.gz under MEDIA_ROOT
+    last_seq = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    @property
+    def group(self) -> str:
+        """The Channels group its live messages go to."""
+        return f"job.{self.id}"
+
+    @property
+    def directory(self) -> str:
+        return f"jobs/{self.id}"
+
+    @property
+    def finished_state(self) -> bool:
+        return self.state in (self.State.SUCCEEDED, self.State.FAILED, self.State.CANCELLED)
+
+
+class JobEvent(models.Model):
+    """A metric point, a log line or a state change; ``seq`` orders them per job without gaps."""
+
+    class Kind(models.TextChoices):
+        METRIC = "metric"
+        LOG = "log"
+        STATE = "state"
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    epoch = models.IntegerField(null=True)
+    batch = models.IntegerField(null=True)
+    data = models.JSONField()
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="unique_job_seq")]
+
+    def message(self) -> dict:
+        """The WebSocket message of this event (ARCHITECTURE.md's live metrics contract)."""
+        base = {"type": self.kind, "job": self.job_id, "seq": self.seq}
+        if self.kind == self.Kind.METRIC:
+            return {**base, "epoch": self.epoch, "batch": self.batch, "metrics": self.data}
+        return {**base, **self.data}

@@ -1,0 +1,65 @@
+"""The worker side of the live metrics path: store each event with the next ``seq``, then send it to
+the job's Channels group. Batch metrics are throttled (the channel layer holds 100 messages per
+channel), epoch metrics, logs and state changes never are."""
+from __future__ import annotations
+
+import logging
+import time
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from classifier.events import BatchEnd, Checkpoint, EpochEnd, Log
+from webapp.training.models import JobEvent, TrainingJob
+
+log = logging.getLogger(__name__)
+BATCH_INTERVAL = 0.25  # seconds between stored batch points
+
+
+class JobRecorder:
+    def __init__(self, job: TrainingJob, *, batch_interval: float = BATCH_INTERVAL):
+        self.job = job
+        self.batch_interval = batch_interval
+        self.last_batch_sent = 0.0
+        self.layer = get_channel_layer()
+
+    def _record(self, kind: str, data: dict, epoch: int | None = None, batch: int | None = None) -> JobEvent:
+        with transaction.atomic():
+            TrainingJob.objects.filter(id=self.job.id).update(last_seq=F("last_seq") + 1)
+            seq = TrainingJob.objects.values_list("last_seq", flat=True).get(id=self.job.id)
+            event = JobEvent.objects.create(job_id=self.job.id, seq=seq, kind=kind, epoch=epoch, batch=batch, data=data)
+        try:
+            async_to_sync(self.layer.group_send)(self.job.group, {"type": "job.event", "message": event.message()})
+        except Exception:  # the stored event is replayed on (re)connect; a lost live copy is harmless
+            log.warning("could not publish event %s of job %s", event.seq, self.job.id, exc_info=True)
+        return event
+
+    def state(self, state: str, reason: str = "") -> None:
+        self._record(JobEvent.Kind.STATE, {"state": state, "reason": reason})
+
+    def __call__(self, event) -> None:
+        if isinstance(event, BatchEnd):
+            now = time.monotonic()
+            last_of_epoch = event.batch == event.batches - 1
+            if now - self.last_batch_sent < self.batch_interval and not last_of_epoch:
+                return
+            self.last_batch_sent = now
+            total = event.batches * int(self.job.hyperparameters.get("epochs", 1))
+            TrainingJob.objects.filter(id=self.job.id).update(
+                progress=(event.epoch * event.batches + event.batch + 1) / total,
+                images_per_sec=event.samples_per_sec, heartbeat=timezone.now())
+            self._record(JobEvent.Kind.METRIC, {"train:batch_loss": event.loss, "train:batch_accuracy": event.accuracy,
+                                                "images_per_sec": event.samples_per_sec, "lr": event.lr,
+                                                "batches": event.batches}, event.epoch, event.batch)
+        elif isinstance(event, EpochEnd):
+            TrainingJob.objects.filter(id=self.job.id).update(epoch=event.epoch, eta=event.eta, metrics=event.metrics,
+                                                              heartbeat=timezone.now())
+            self._record(JobEvent.Kind.METRIC, {**event.metrics, "elapsed": event.elapsed, "eta": event.eta},
+                         event.epoch, None)
+        elif isinstance(event, Log):
+            self._record(JobEvent.Kind.LOG, {"line": event.line})
+        elif isinstance(event, Checkpoint):
+            pass  # the resume checkpoint is the worker's business; its log line says enough

@@ -1,0 +1,100 @@
+"""Running a job in a worker: the only module of the web app that reaches MXNet (lazily)."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from webapp.training.models import TrainingJob
+from webapp.training.recording import JobRecorder
+
+log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 5
+CANCEL_POLL_SECONDS = 1.0
+
+
+class _Heartbeat(threading.Thread):
+    """Marks the job alive while the worker is, so a killed worker shows as a stale heartbeat."""
+
+    def __init__(self, job_id: int):
+        super().__init__(daemon=True)
+        self.job_id = job_id
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(HEARTBEAT_SECONDS):
+            TrainingJob.objects.filter(id=self.job_id).update(heartbeat=timezone.now())
+        close_old_connections()
+
+
+def _cancel_check(job_id: int):
+    state = {"checked": 0.0, "cancel": False}
+
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if now - state["checked"] >= CANCEL_POLL_SECONDS:
+            state["checked"] = now
+            state["cancel"] = TrainingJob.objects.filter(id=job_id, cancel_requested=True).exists()
+        return state["cancel"]
+
+    return should_stop
+
+
+def _finish(job: TrainingJob, recorder: JobRecorder, state: str, reason: str = "", **fields) -> None:
+    TrainingJob.objects.filter(id=job.id).update(state=state, reason=reason, finished=timezone.now(), **fields)
+    recorder.state(state, reason)
+
+
+def job_run(*, job_id: int, worker: str) -> str:
+    """Train (or resume) job ``job_id``. Idempotent: a finished job is left as it is."""
+    from classifier.errors import ClassifierError, TrainingCancelled
+    from classifier.hyperparameters import parse_hyperparameters
+    from classifier.training import train
+
+    job = TrainingJob.objects.select_related("version").get(id=job_id)
+    if job.finished_state:
+        return job.state
+    recorder = JobRecorder(job)
+    if job.cancel_requested:
+        _finish(job, recorder, TrainingJob.State.CANCELLED, "cancelled before it started")
+        return TrainingJob.State.CANCELLED
+    resuming = job.state == TrainingJob.State.RUNNING
+    TrainingJob.objects.filter(id=job.id).update(state=TrainingJob.State.RUNNING, worker=worker, heartbeat=timezone.now(),
+                                                 started=job.started or timezone.now())
+    recorder.state(TrainingJob.State.RUNNING, f"resumed on {worker}" if resuming else f"started on {worker}")
+    media = Path(settings.MEDIA_ROOT)
+    versions = media / job.version.directory
+    heartbeat = _Heartbeat(job.id)
+    heartbeat.start()
+    try:
+        train(
+            parse_hyperparameters(job.hyperparameters),
+            train_rec=versions / "train.rec",
+            validation_rec=versions / "val.rec",
+            model_dir=media / job.directory,
+            work_dir=media / job.directory / "work",
+            class_names=job.version.class_names,
+            base_model=media / job.base_artifact if job.base_artifact else None,
+            model_store=Path(settings.MODEL_STORE),
+            handlers=[recorder],
+            should_stop=_cancel_check(job.id),
+        )
+    except TrainingCancelled:
+        _finish(job, recorder, TrainingJob.State.CANCELLED, "cancelled; the last finished epoch's checkpoint is kept")
+        return TrainingJob.State.CANCELLED
+    except ClassifierError as error:
+        _finish(job, recorder, TrainingJob.State.FAILED, str(error))
+        return TrainingJob.State.FAILED
+    except Exception as error:
+        log.exception("job %s failed", job.id)
+        _finish(job, recorder, TrainingJob.State.FAILED, f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        heartbeat.stopped.set()
+    _finish(job, recorder, TrainingJob.State.SUCCEEDED, artifact=f"{job.directory}/model.tar.gz", progress=1.0, eta=0)
+    return TrainingJob.State.SUCCEEDED

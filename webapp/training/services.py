@@ -1,0 +1,79 @@
+"""Writes on training jobs: create (validated as SageMaker validates), cancel."""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from classifier.errors import HyperparameterError
+from classifier.hyperparameters import parse_hyperparameters
+from webapp.datasets.models import DatasetVersion
+from webapp.datasets.services.classes import ServiceError
+from webapp.training.models import TrainingJob
+
+# Filled in from the frozen version, never by hand.
+FROM_VERSION = ("num_classes", "num_training_samples", "multi_label")
+
+
+class InvalidHyperparameters(ServiceError):
+    def __init__(self, problems: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" if k else v for k, v in problems.items()), "hyperparameters")
+        self.problems = problems
+
+
+def pretrained_available(num_layers: int) -> bool:
+    store = Path(settings.MODEL_STORE)
+    return all((store / f"resnet-{num_layers}-{suffix}").exists() for suffix in ("symbol.json", "0000.params"))
+
+
+def job_hyperparameters(*, version: DatasetVersion, hyperparameters: dict, mode: str) -> dict[str, str]:
+    """The job's full SageMaker hyperparameters, or every problem with them at once."""
+    given = {k: v for k, v in hyperparameters.items() if k not in FROM_VERSION and v not in (None, "")}
+    given.update(num_classes=str(len(version.class_names)), num_training_samples=str(version.num_training_samples),
+                 multi_label="1" if version.multi_label else "0")
+    given["use_pretrained_model"] = "1" if mode == TrainingJob.Mode.TRANSFER else "0"
+    try:
+        hp = parse_hyperparameters(given)
+    except HyperparameterError as error:
+        raise InvalidHyperparameters(error.problems) from None
+    if mode == TrainingJob.Mode.TRANSFER and not pretrained_available(hp.num_layers):
+        raise InvalidHyperparameters({"num_layers": f"no ImageNet weights for ResNet-{hp.num_layers} in the model store"})
+    return hp.to_sagemaker()
+
+
+@transaction.atomic
+def job_create(*, owner, version: DatasetVersion, hyperparameters: dict, mode: str = TrainingJob.Mode.FULL,
+               base_artifact: str = "") -> TrainingJob:
+    if version.dataset.owner_id != owner.id:
+        raise ServiceError("no such version", "version")
+    if version.status != DatasetVersion.Status.READY:
+        raise ServiceError(f"version {version.number} is {version.status}; wait until it is ready", "version")
+    if mode not in TrainingJob.Mode.values:
+        raise ServiceError(f"mode must be one of {', '.join(TrainingJob.Mode.values)}", "mode")
+    if mode == TrainingJob.Mode.INCREMENTAL and not base_artifact:
+        raise ServiceError("incremental training starts from a model", "base_model")
+    job = TrainingJob.objects.create(
+        owner=owner, version=version, mode=mode, base_artifact=base_artifact,
+        hyperparameters=job_hyperparameters(version=version, hyperparameters=hyperparameters, mode=mode),
+    )
+    from workers.tasks import train_job
+
+    transaction.on_commit(partial(train_job.delay, job.id))
+    return job
+
+
+def job_cancel(*, job: TrainingJob) -> TrainingJob:
+    """A queued job is cancelled at once; a running one stops within one batch, keeping its checkpoint."""
+    if job.finished_state:
+        raise ServiceError(f"the job has already {job.state}", "state")
+    TrainingJob.objects.filter(id=job.id).update(cancel_requested=True)
+    updated = TrainingJob.objects.filter(id=job.id, state=TrainingJob.State.QUEUED).update(
+        state=TrainingJob.State.CANCELLED, reason="cancelled before it started")
+    job.refresh_from_db()
+    if updated:
+        from webapp.training.recording import JobRecorder
+
+        JobRecorder(job).state(job.state, job.reason)
+    return job
