@@ -101,3 +101,10 @@ def worker(transactional_db, settings):
         connection.default_channel.client.flushdb()
     with start_worker(app, queues=["cpu", "gpu"], perform_ping_check=False, pool="solo", shutdown_timeout=30):
         yield app
+
+
+@pytest.fixture
+def channel_layer_redis(settings):
+    """The Channels layer on the test Redis, for the worker's live messages."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": [TEST_REDIS]}}}

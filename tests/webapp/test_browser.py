@@ -92,3 +92,78 @@ def test_sign_in_upload_a_folder_label_with_keys_and_freeze(page, live_server, w
     _shot(page, "3-version-built")
     links = page.locator("#versions .files a").all_inner_texts()
     assert {"train.rec", "train.idx", "train.lst", "val.rec"} <= set(links)
+
+
+@pytest.fixture
+def asgi_server(settings, media, tmp_path):
+    """The real ASGI server (uvicorn: HTTP and WebSockets) on the test database, in a process of its own."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.webapp.conftest import TEST_REDIS
+
+    database = settings.DATABASES["default"]
+    if not database["ENGINE"].endswith("sqlite3"):
+        pytest.skip("the browser tests run on the SQLite pass")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database['NAME']}", "MEDIA_ROOT": str(media),
+           "REDIS_URL": TEST_REDIS}
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "webapp.config.asgi:application", "--port", str(port),
+                               "--no-access-log"], cwd=Path(__file__).resolve().parents[2], env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=20)
+
+
+def test_train_from_the_form_and_watch_the_chart_grow(page, asgi_server, api, alice, worker, channel_layer_redis):
+    from tests.webapp.test_training_jobs import _wait
+    from webapp.datasets.models import DatasetVersion
+    from webapp.training.models import TrainingJob
+
+    dataset = api.post("/api/datasets/", {"name": "colours"}, format="json").json()["id"]
+    from tests.webapp.conftest import upload
+
+    files = {f"{name}/{i}.jpg": jpeg_bytes(rgb, size=(32, 32), seed=i)
+             for name, rgb in (("red", (220, 40, 40)), ("blue", (40, 40, 220))) for i in range(24)}
+    upload(api, dataset, files)
+    api.post(f"/api/datasets/{dataset}/split/", {"train_ratio": 0.75, "seed": 0}, format="json")
+    version = api.post(f"/api/datasets/{dataset}/versions/").json()["id"]
+    _wait(lambda: DatasetVersion.objects.get(id=version).status == "ready")
+
+    page.goto(f"{asgi_server}/signin/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "wonderland-42")
+    page.click("button[type=submit]")
+    page.goto(f"{asgi_server}/versions/{version}/train/")
+    assert page.input_value("#id_learning_rate") == "0.1" and page.input_value("#id_num_layers") == "152"
+    page.select_option("#id_num_layers", "20")
+    page.fill("#id_image_shape", "3,32,32")
+    page.fill("#id_epochs", "40")
+    page.fill("#id_mini_batch_size", "8")
+    page.fill("#id_learning_rate", "7")  # out of range: the error shows beside the field
+    page.click("#training-form button[type=submit]")
+    assert "between 0 and 1" in page.inner_text(".field.invalid")
+    page.fill("#id_learning_rate", "0.05")
+    page.click("#training-form button[type=submit]")
+    page.wait_for_selector("#dashboard")
+    page.wait_for_function("Number(document.getElementById('dashboard').dataset.points || 0) > 0", timeout=60000)
+    first = int(page.get_attribute("#dashboard", "data-points"))
+    page.wait_for_function(f"Number(document.getElementById('dashboard').dataset.points) > {first + 2}", timeout=60000)
+    page.wait_for_selector("#epoch-table tbody tr", timeout=60000)
+    _shot(page, "4-training-live")
+    job = TrainingJob.objects.get()
+    assert job.state == "running"
+    page.click("text=Cancel")
+    page.wait_for_function("document.getElementById('job-state').textContent === 'cancelled'", timeout=60000)
+    _shot(page, "5-training-cancelled")

@@ -24,9 +24,8 @@ HYPERPARAMETERS = {"num_layers": "20", "image_shape": "3,32,32", "epochs": "2", 
 
 
 @pytest.fixture
-def channel_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": [TEST_REDIS]}}}
+def channel_layer(channel_layer_redis):
+    return channel_layer_redis
 
 
 def _wait(predicate, timeout=120, step=0.2):

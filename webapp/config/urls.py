@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 urlpatterns = [
     path("", include("webapp.datasets.urls")),
     path("", include("webapp.accounts.urls")),
+    path("", include("webapp.training.urls")),
     path("api/", include("webapp.datasets.api_urls")),
     path("api/", include("webapp.accounts.api_urls")),
     path("api/", include("webapp.training.api_urls")),

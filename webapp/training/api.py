@@ -1,7 +1,6 @@
 """The JSON API of training jobs."""
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -12,10 +11,7 @@ from webapp.datasets import selectors as dataset_selectors
 from webapp.datasets.api import service_errors
 from webapp.training import services
 from webapp.training.models import JobEvent, TrainingJob
-
-
-def job_get(*, user, job_id: int) -> TrainingJob:
-    return get_object_or_404(TrainingJob, id=job_id, owner=user)
+from webapp.training.selectors import job_get
 
 
 class JobSerializer(serializers.ModelSerializer):

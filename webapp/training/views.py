@@ -1,0 +1,64 @@
+"""Pages: the training form, the queue, and a job's live dashboard."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from webapp.datasets import selectors as dataset_selectors
+from webapp.datasets.services.classes import ServiceError
+from webapp.training import selectors, services
+from webapp.training.forms import TrainingForm
+from webapp.training.models import TrainingJob
+
+
+def train_form(request, version_id: int):
+    version = dataset_selectors.version_get(user=request.user, version_id=version_id)
+    bases = selectors.base_models(user=request.user)
+    initial = {}
+    if request.GET.get("clone"):
+        source = selectors.job_get(user=request.user, job_id=int(request.GET["clone"]))
+        initial = {**source.hyperparameters, "mode": source.mode}
+    form = TrainingForm(request.POST or None, initial=initial, base_models=bases)
+    if request.method == "POST" and form.is_valid():
+        base = ""
+        if form.cleaned_data["mode"] == "incremental" and form.cleaned_data.get("base_model"):
+            base = selectors.job_get(user=request.user, job_id=form.cleaned_data["base_model"]).artifact
+        try:
+            job = services.job_create(owner=request.user, version=version, hyperparameters=form.hyperparameters(),
+                                      mode=form.cleaned_data["mode"], base_artifact=base)
+        except services.InvalidHyperparameters as error:
+            for name, message in error.problems.items():
+                form.add_error(name if name in form.fields else None, message)
+        except ServiceError as error:
+            form.add_error(error.field if error.field in form.fields else None, str(error))
+        else:
+            return redirect("job-detail", job_id=job.id)
+    defaults = {name: form[name].value() or "" for name in ("num_layers", "image_shape", "epochs")}
+    estimate = selectors.duration_estimate(hyperparameters={
+        **defaults, "num_training_samples": str(version.num_training_samples)})
+    depth = str(form["num_layers"].value() or "152")
+    return render(request, "training/form.html", {
+        "version": version, "form": form, "estimate": estimate,
+        "transfer_available": services.pretrained_available(int(depth)) if depth.isdigit() else False,
+    })
+
+
+def job_list(request):
+    jobs = selectors.job_list(user=request.user)
+    active = [j for j in jobs if not j.finished_state]
+    return render(request, "training/queue.html", {"active": active, "finished": [j for j in jobs if j.finished_state]})
+
+
+def job_detail(request, job_id: int):
+    job = selectors.job_get(user=request.user, job_id=job_id)
+    return render(request, "training/job.html", {"job": job, "epochs": int(job.hyperparameters.get("epochs", 30))})
+
+
+@require_POST
+def job_cancel(request, job_id: int):
+    try:
+        services.job_cancel(job=selectors.job_get(user=request.user, job_id=job_id))
+    except ServiceError as error:
+        messages.error(request, str(error))
+    return redirect("job-detail", job_id=job_id)
