@@ -103,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
             wait_for_port(port, redis, "redis-server")
             env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-        processes.start("worker", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "cpu,gpu",
-                                   "--concurrency", str(args.concurrency), "-l", "INFO"], env)
+        # -B: the worker also runs the schedule that resumes jobs whose worker died.
+        processes.start("worker", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-B", "-Q", "cpu,gpu",
+                                   "--concurrency", str(args.concurrency), "-l", "INFO",
+                                   "--schedule", str(Path(env.get("ICSTUDIO_VAR", ROOT / "var")) / "celerybeat-schedule")],
+                        env)
         # uvicorn rather than daphne: daphne queues a whole request body in memory before the app reads
         # it (2.6 GB resident for one 200 MB upload, measured), uvicorn reads only as fast as Django does.
         web = processes.start("web", [sys.executable, "-m", "uvicorn", "webapp.config.asgi:application",

@@ -19,5 +19,8 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     task_track_started=True,
     broker_connection_retry_on_startup=True,
+    beat_schedule={"requeue-stale-jobs": {"task": "workers.tasks.requeue_stale_jobs", "schedule": 30.0}},
+    # An unacknowledged job message returns only after this; the heartbeat check resumes jobs sooner.
+    broker_transport_options={"visibility_timeout": 12 * 3600},
 )
 app.autodiscover_tasks(["workers"])

@@ -18,3 +18,11 @@ def train_job(self, job_id: int) -> str:
     from webapp.training.running import job_run
 
     return job_run(job_id=job_id, worker=self.request.hostname or "worker")
+
+
+@app.task
+def requeue_stale_jobs() -> list[int]:
+    """Periodic (Celery beat): find jobs whose worker died and queue them to resume."""
+    from webapp.training.services import jobs_requeue_stale
+
+    return jobs_requeue_stale()

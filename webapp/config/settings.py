@@ -120,6 +120,10 @@ THUMBNAIL_SIZE = 160
 # MXNet model-zoo checkpoints (resnet-N-symbol.json, resnet-N-0000.params) for transfer learning.
 MODEL_STORE = Path(env_str("MODEL_STORE", str(VAR_DIR / "model-store")))
 
+# A running job whose worker has not beaten for TRAINING_STALE_SECONDS is requeued to resume.
+TRAINING_HEARTBEAT_SECONDS = env_int("TRAINING_HEARTBEAT_SECONDS", 5)
+TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 60)
+
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL

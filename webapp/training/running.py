@@ -4,17 +4,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.db.models import Q
 from django.utils import timezone
 
 from webapp.training.models import TrainingJob
 from webapp.training.recording import JobRecorder
 
 log = logging.getLogger(__name__)
-HEARTBEAT_SECONDS = 5
 CANCEL_POLL_SECONDS = 1.0
 
 
@@ -27,7 +28,7 @@ class _Heartbeat(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        while not self.stopped.wait(HEARTBEAT_SECONDS):
+        while not self.stopped.wait(settings.TRAINING_HEARTBEAT_SECONDS):
             TrainingJob.objects.filter(id=self.job_id).update(heartbeat=timezone.now())
         close_old_connections()
 
@@ -63,9 +64,15 @@ def job_run(*, job_id: int, worker: str) -> str:
     if job.cancel_requested:
         _finish(job, recorder, TrainingJob.State.CANCELLED, "cancelled before it started")
         return TrainingJob.State.CANCELLED
-    resuming = job.state == TrainingJob.State.RUNNING
-    TrainingJob.objects.filter(id=job.id).update(state=TrainingJob.State.RUNNING, worker=worker, heartbeat=timezone.now(),
-                                                 started=job.started or timezone.now())
+    resuming = job.started is not None
+    # Claim the job, unless another worker is alive on it (a duplicate delivery): then leave it be.
+    stale = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_SECONDS)
+    claimed = TrainingJob.objects.filter(id=job.id).filter(
+        Q(state=TrainingJob.State.QUEUED) | Q(heartbeat__isnull=True) | Q(heartbeat__lt=stale)
+    ).update(state=TrainingJob.State.RUNNING, worker=worker, heartbeat=timezone.now(),
+             started=job.started or timezone.now())
+    if not claimed:
+        return "running elsewhere"
     recorder.state(TrainingJob.State.RUNNING, f"resumed on {worker}" if resuming else f"started on {worker}")
     media = Path(settings.MEDIA_ROOT)
     versions = media / job.version.directory

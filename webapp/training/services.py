@@ -1,6 +1,7 @@
 """Writes on training jobs: create (validated as SageMaker validates), cancel."""
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -77,3 +78,23 @@ def job_cancel(*, job: TrainingJob) -> TrainingJob:
 
         JobRecorder(job).state(job.state, job.reason)
     return job
+
+
+def jobs_requeue_stale() -> list[int]:
+    """Running jobs whose worker stopped beating (killed, machine lost) go back to the queue; the next
+    worker resumes them from their last finished epoch. Nothing the user made is lost."""
+    from django.utils import timezone
+
+    from webapp.training.recording import JobRecorder
+    from workers.tasks import train_job
+
+    stale = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_SECONDS)
+    requeued = []
+    for job in TrainingJob.objects.filter(state=TrainingJob.State.RUNNING, heartbeat__lt=stale):
+        reason = f"worker {job.worker or '?'} stopped responding; resuming from the last checkpoint"
+        if TrainingJob.objects.filter(id=job.id, state=TrainingJob.State.RUNNING, heartbeat__lt=stale).update(
+                state=TrainingJob.State.QUEUED, reason=reason):
+            JobRecorder(job).state(TrainingJob.State.QUEUED, reason)
+            train_job.delay(job.id)
+            requeued.append(job.id)
+    return requeued
