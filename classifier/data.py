@@ -88,8 +88,12 @@ def record_iter(
     num_parts: int = 1,
     part_index: int = 0,
 ) -> mx.io.DataIter:
-    """Batches of raw RGB 0-255 floats, NCHW (spec 0.2). Validation is always a centre crop."""
+    """Batches of raw RGB 0-255 floats, NCHW (spec 0.2). Validation is always a centre crop.
+
+    A set smaller than ``batch_size`` is read in one batch of its size (MXNet refuses a batch
+    larger than its input)."""
     augmentation = AUGMENTATIONS[hp.augmentation_type] if train else {}
+    batch_size = max(1, min(batch_size, count_records(idx_path)))
     try:
         return mx.io.ImageRecordIter(
             path_imgrec=str(rec_path),

@@ -222,7 +222,7 @@ def train(
             f"num_training_samples is {hp.num_training_samples} but {train_rec} holds {samples} images; "
             "the learning-rate schedule counts updates from num_training_samples"
         )
-    batches_per_epoch = math.ceil(math.ceil(samples / workers) / hp.mini_batch_size)
+    batches_per_epoch = math.ceil(math.ceil(samples / workers) / min(hp.mini_batch_size, max(samples, 1)))
 
     mx.random.seed(seed)
     np.random.seed(seed)

@@ -5,6 +5,8 @@ import json
 import re
 import tarfile
 
+import pytest
+
 from classifier import artifacts
 from classifier.hyperparameters import parse_hyperparameters
 from classifier.training import train
@@ -97,3 +99,16 @@ def test_predict_cli_reports_a_non_image(digits_model, tmp_path):
     result = run_cli("predict", digits_model["artifact"], bogus, check=False)
     assert result.returncode == 1
     assert "not a JPEG or PNG" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_evaluation_matches_the_validation_accuracy_of_the_kept_epoch(digits_model, digits_records):
+    from classifier.evaluation import evaluate
+
+    result = evaluate(digits_model["artifact"], digits_records["validation"])
+    history = digits_model["metrics"]["history"]
+    kept = history[digits_model["metrics"]["best_epoch"] - 1]["validation:accuracy"]
+    assert result.accuracy == pytest.approx(kept, abs=1e-9)
+    assert sum(map(sum, result.confusion)) == len(result.predictions) == len(digits_records["validation"].with_suffix(".idx").read_text().splitlines())
+    assert [c["name"] for c in result.per_class] == CLASS_NAMES
+    assert result.top_k == 2 and result.top_k_accuracy >= result.accuracy
+    assert all(0 <= row["confidence"] <= 1 for row in result.predictions)

@@ -167,3 +167,43 @@ def test_train_from_the_form_and_watch_the_chart_grow(page, asgi_server, api, al
     page.click("text=Cancel")
     page.wait_for_function("document.getElementById('job-state').textContent === 'cancelled'", timeout=60000)
     _shot(page, "5-training-cancelled")
+
+
+def test_evaluation_confusion_cell_and_one_key_relabel(page, asgi_server, api, alice, worker, channel_layer_redis):
+    from tests.webapp.conftest import upload
+    from tests.webapp.test_training_jobs import _wait
+    from webapp.datasets.models import DatasetVersion, Image
+    from webapp.training.models import TrainingJob
+
+    dataset = api.post("/api/datasets/", {"name": "colours"}, format="json").json()["id"]
+    files = {f"{name}/{i}.jpg": jpeg_bytes(rgb, size=(32, 32), seed=i)
+             for name, rgb in (("red", (220, 40, 40)), ("blue", (40, 40, 220))) for i in range(12)}
+    upload(api, dataset, files)
+    api.post(f"/api/datasets/{dataset}/split/", {"train_ratio": 0.5, "seed": 0}, format="json")
+    version = api.post(f"/api/datasets/{dataset}/versions/").json()["id"]
+    _wait(lambda: DatasetVersion.objects.get(id=version).status == "ready")
+    # One epoch at a tiny learning rate: a model that still confuses the colours.
+    job = api.post("/api/jobs/", {"version": version, "hyperparameters": {
+        "num_layers": "20", "image_shape": "3,32,32", "epochs": "1", "mini_batch_size": "4",
+        "learning_rate": "0.00001"}}, format="json").json()
+    _wait(lambda: TrainingJob.objects.get(id=job["id"]).state == "succeeded")
+
+    page.goto(f"{asgi_server}/signin/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "wonderland-42")
+    page.click("button[type=submit]")
+    page.goto(f"{asgi_server}/jobs/{job['id']}/")
+    page.wait_for_selector("#confusion td")
+    assert sum(int(td) for td in page.locator("#confusion td").all_inner_texts()) == 12
+    _shot(page, "6-evaluation")
+    cell = page.locator("#confusion td[data-true='0'][data-predicted='0']")
+    cell.click()
+    assert page.inner_text("#mistakes-title").startswith("True ")
+    first = page.locator("#mistakes .cell").first
+    if first.count():
+        image_id = int(first.get_attribute("data-image"))
+        first.click()
+        page.keyboard.press("2")
+        page.wait_for_selector("#mistakes .cell[data-relabeled]")
+        second_class = page.locator("#per-class tr").nth(2).locator("td").first.inner_text()
+        assert list(Image.objects.get(id=image_id).labels.values_list("name", flat=True)) == [second_class]

@@ -14,7 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from tests.webapp.conftest import TEST_REDIS, jpeg_bytes, upload
+from tests.webapp.conftest import jpeg_bytes, upload
 from webapp.datasets.models import DatasetVersion
 from webapp.training.models import TrainingJob
 
@@ -92,6 +92,13 @@ def test_train_through_the_api_with_live_metrics(api, alice, version, channel_la
     finished = api.get(f"/api/jobs/{job['id']}/").json()
     assert finished["state"] == "succeeded" and finished["progress"] == 1.0
     assert (Path(media) / finished["artifact"]).exists()
+
+    evaluation = api.get(f"/api/jobs/{job['id']}/evaluation/").json()
+    assert sum(map(sum, evaluation["confusion"])) == 15 and len(evaluation["per_class"]) == 3
+    best = max(m["metrics"]["validation:accuracy"] for m in epochs)
+    assert evaluation["accuracy"] == pytest.approx(best, abs=1e-6)  # the artifact holds the best epoch
+    assert all(row["image"] and row["thumbnail"] for row in evaluation["predictions"])
+    assert evaluation["predictions"][0]["correct"] is False or all(r["correct"] for r in evaluation["predictions"])
 
     # A page opened later gets the history from any point, then nothing twice.
     middle = len(messages) // 2

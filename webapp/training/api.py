@@ -11,7 +11,7 @@ from webapp.datasets import selectors as dataset_selectors
 from webapp.datasets.api import service_errors
 from webapp.training import services
 from webapp.training.models import JobEvent, TrainingJob
-from webapp.training.selectors import job_get
+from webapp.training.selectors import evaluation_for_page, job_get
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -74,3 +74,12 @@ class JobMetrics(APIView):
         except ValueError:
             raise ValidationError({"after": ["must be a sequence number"]}) from None
         return Response([e.message() for e in JobEvent.objects.filter(job=job, seq__gt=after)])
+
+
+class JobEvaluation(APIView):
+    @extend_schema(responses={200: {"type": "object"}})
+    def get(self, request, job_id):
+        evaluation = evaluation_for_page(job=job_get(user=request.user, job_id=job_id))
+        if evaluation is None:
+            raise ValidationError({"job": ["no evaluation yet: the job has not succeeded"]})
+        return Response(evaluation)

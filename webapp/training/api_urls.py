@@ -7,4 +7,5 @@ urlpatterns = [
     path("jobs/<int:job_id>/", api.JobDetail.as_view(), name="api-job"),
     path("jobs/<int:job_id>/cancel/", api.JobCancel.as_view(), name="api-job-cancel"),
     path("jobs/<int:job_id>/metrics/", api.JobMetrics.as_view(), name="api-job-metrics"),
+    path("jobs/<int:job_id>/evaluation/", api.JobEvaluation.as_view(), name="api-job-evaluation"),
 ]

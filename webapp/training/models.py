@@ -83,3 +83,11 @@ class JobEvent(models.Model):
         if self.kind == self.Kind.METRIC:
             return {**base, "epoch": self.epoch, "batch": self.batch, "metrics": self.data}
         return {**base, **self.data}
+
+
+class Evaluation(models.Model):
+    """The finished model on its version's validation split (classifier.evaluation's figures)."""
+
+    job = models.OneToOneField(TrainingJob, on_delete=models.CASCADE, related_name="evaluation")
+    data = models.JSONField()
+    created = models.DateTimeField(auto_now_add=True)

@@ -12,6 +12,7 @@ from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
+from classifier.events import Log
 from webapp.training.models import TrainingJob
 from webapp.training.recording import JobRecorder
 
@@ -103,5 +104,23 @@ def job_run(*, job_id: int, worker: str) -> str:
         raise
     finally:
         heartbeat.stopped.set()
-    _finish(job, recorder, TrainingJob.State.SUCCEEDED, artifact=f"{job.directory}/model.tar.gz", progress=1.0, eta=0)
+    artifact = f"{job.directory}/model.tar.gz"
+    _evaluate(job, media / artifact, versions / "val.rec", recorder)
+    _finish(job, recorder, TrainingJob.State.SUCCEEDED, artifact=artifact, progress=1.0, eta=0)
     return TrainingJob.State.SUCCEEDED
+
+
+def _evaluate(job: TrainingJob, artifact: Path, validation_rec: Path, recorder: JobRecorder) -> None:
+    """Confusion matrix and per-class figures on the validation split, kept with the job."""
+    from classifier.evaluation import evaluate
+
+    from webapp.training.models import Evaluation
+
+    try:
+        result = evaluate(artifact, validation_rec)
+    except Exception as error:  # the model stands without its report; say why there is none
+        log.exception("evaluating job %s failed", job.id)
+        recorder(Log(f"Evaluation failed: {error}"))
+        return
+    Evaluation.objects.update_or_create(job=job, defaults={"data": result.as_dict()})
+    recorder(Log(f"Evaluation: validation accuracy {result.accuracy:f} on {len(result.predictions)} images"))

@@ -32,3 +32,27 @@ def duration_estimate(*, hyperparameters: dict[str, str]) -> float | None:
         return None
     images = int(hyperparameters["num_training_samples"]) * int(hyperparameters.get("epochs", 30))
     return images / statistics.median(speeds)
+
+
+def evaluation_for_page(*, job: TrainingJob) -> dict | None:
+    """The evaluation with each prediction tied to its image in the dataset's working copy, so the page
+    can show it and relabel it; misclassified ones first, the most confident mistakes first."""
+    from webapp.datasets.models import Image
+    from webapp.training.models import Evaluation
+
+    evaluation = Evaluation.objects.filter(job=job).first()
+    if evaluation is None:
+        return None
+    data = dict(evaluation.data)
+    stored = dict(job.version.items.values_list("index", "stored"))
+    images = dict(Image.objects.filter(dataset_id=job.version.dataset_id, stored__in=stored.values())
+                  .values_list("stored", "id"))
+    rows = []
+    for row in data["predictions"]:
+        image_id = images.get(stored.get(row["key"]))
+        rows.append({**row, "image": image_id, "correct": row["labels"] == row["predicted"],
+                     "thumbnail": f"/datasets/{job.version.dataset_id}/images/{image_id}/thumbnail" if image_id else None})
+    data["predictions"] = sorted(rows, key=lambda r: (r["correct"], -r["confidence"]))
+    data["dataset"] = job.version.dataset_id
+    data["class_ids"] = dict(job.version.dataset.classes.values_list("name", "id"))
+    return data

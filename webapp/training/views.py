@@ -9,7 +9,6 @@ from webapp.datasets import selectors as dataset_selectors
 from webapp.datasets.services.classes import ServiceError
 from webapp.training import selectors, services
 from webapp.training.forms import TrainingForm
-from webapp.training.models import TrainingJob
 
 
 def train_form(request, version_id: int):
