@@ -74,7 +74,7 @@ class Listener(threading.Thread):
             while not self.stop:
                 try:
                     message = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 self.arrived[message["seq"]] = time.perf_counter()
 

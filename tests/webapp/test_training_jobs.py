@@ -156,3 +156,49 @@ def test_the_web_process_never_imports_mxnet():
 
 
 
+
+
+def test_notices_reach_the_owner_s_pages_when_a_job_ends(api, alice, bob, version, channel_layer):
+    from asgiref.sync import sync_to_async
+
+    from webapp.training.recording import JobRecorder
+
+    job = TrainingJob.objects.create(owner=alice, version_id=version, hyperparameters={"epochs": "1"},
+                                     metrics={"validation:accuracy": 0.9})
+
+    async def listen(mine, theirs):
+        from webapp.config.asgi import application  # noqa: F401  (routing loaded)
+
+        for communicator in (mine, theirs):
+            assert (await communicator.connect())[0]
+        await sync_to_async(JobRecorder(job).state)("succeeded")
+        notice = await mine.receive_json_from(timeout=10)
+        assert await theirs.receive_nothing(timeout=0.5)
+        for communicator in (mine, theirs):
+            await communicator.disconnect()
+        return notice
+
+    def notices(user):
+        from webapp.config.asgi import application
+
+        browser = Client()
+        browser.force_login(user)
+        cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
+        return WebsocketCommunicator(application, "/ws/notices/", headers=[(b"cookie", cookie), (b"origin", b"http://localhost")])
+
+    notice = async_to_sync(listen)(notices(alice), notices(bob))
+    assert notice == {"type": "job", "job": job.id, "state": "succeeded", "reason": "",
+                      "dataset": job.version.dataset_id, "metrics": {"validation:accuracy": 0.9}}
+
+
+def test_compare_overlays_runs_and_diffs_their_hyperparameters(api, alice, bob, version):
+    first = TrainingJob.objects.create(owner=alice, version_id=version, hyperparameters={"learning_rate": "0.1", "epochs": "3"})
+    second = TrainingJob.objects.create(owner=alice, version_id=version, hyperparameters={"learning_rate": "0.01", "epochs": "3"})
+    browser = Client()
+    browser.force_login(alice)
+    page = browser.get(f"/jobs/compare/?ids={first.id}&ids={second.id}")
+    assert page.status_code == 200
+    assert [(name, values) for name, values in page.context["differing"]] == [("learning_rate", ["0.1", "0.01"])]
+    intruder = Client()
+    intruder.force_login(bob)
+    assert intruder.get(f"/jobs/compare/?ids={first.id}").status_code == 404

@@ -14,6 +14,7 @@ from webapp.datasets.models import Image
 from webapp.datasets.services import classes as class_services
 from webapp.datasets.services import labeling, versions
 from webapp.datasets.services.classes import ServiceError
+from webapp.training import selectors as training_selectors
 
 
 def dataset_list(request):
@@ -40,6 +41,7 @@ def dataset_detail(request, dataset_id: int):
         "image_count": dataset.images.count(),
         "unlabeled": selectors.unlabeled_count(dataset=dataset),
         "versions": dataset.versions.all(),
+        "jobs": training_selectors.jobs_of_dataset(dataset=dataset)[:20],
     })
 
 

@@ -68,3 +68,23 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
     @database_sync_to_async
     def _history(self, after: int) -> list[dict]:
         return [event.message() for event in JobEvent.objects.filter(job_id=self.job_id, seq__gt=after).select_related("job")]
+
+
+class NoticeConsumer(AsyncJsonWebsocketConsumer):
+    """``/ws/notices/``: the signed-in user's job state changes, for pages that show jobs."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if not (user and user.is_authenticated):
+            await self.close(code=NOT_FOUND)
+            return
+        self.group = f"user.{user.id}"
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def user_notice(self, event):
+        await self.send_json(event["message"])

@@ -39,6 +39,13 @@ class JobRecorder:
 
     def state(self, state: str, reason: str = "") -> None:
         self._record(JobEvent.Kind.STATE, {"state": state, "reason": reason})
+        # Every page of the owner hears that a job changed state (dataset pages, the queue).
+        notice = {"type": "job", "job": self.job.id, "state": state, "reason": reason,
+                  "dataset": self.job.version.dataset_id, "metrics": _final_metrics(self.job.id)}
+        try:
+            async_to_sync(self.layer.group_send)(f"user.{self.job.owner_id}", {"type": "user.notice", "message": notice})
+        except Exception:
+            log.warning("could not notify user %s", self.job.owner_id, exc_info=True)
 
     def __call__(self, event) -> None:
         if isinstance(event, BatchEnd):
@@ -63,3 +70,7 @@ class JobRecorder:
             self._record(JobEvent.Kind.LOG, {"line": event.line})
         elif isinstance(event, Checkpoint):
             pass  # the resume checkpoint is the worker's business; its log line says enough
+
+
+def _final_metrics(job_id: int) -> dict:
+    return TrainingJob.objects.values_list("metrics", flat=True).get(id=job_id) or {}

@@ -56,9 +56,12 @@ def job_run(*, job_id: int, worker: str) -> str:
     """Train (or resume) job ``job_id``. Idempotent: a finished job is left as it is."""
     from classifier.errors import ClassifierError, TrainingCancelled
     from classifier.hyperparameters import parse_hyperparameters
-    from classifier.training import train
+    from classifier.training import default_contexts, train
 
     job = TrainingJob.objects.select_related("version").get(id=job_id)
+    devices = ",".join(f"{ctx.device_type}{ctx.device_id}" if ctx.device_type == "gpu" else "cpu"
+                       for ctx in default_contexts())
+    worker = f"{worker} [{devices}]"  # which machine and which GPUs, for the queue page
     if job.finished_state:
         return job.state
     recorder = JobRecorder(job)

@@ -17,6 +17,10 @@ def job_list(*, user) -> QuerySet[TrainingJob]:
     return TrainingJob.objects.filter(owner=user).select_related("version__dataset")
 
 
+def jobs_of_dataset(*, dataset) -> QuerySet[TrainingJob]:
+    return TrainingJob.objects.filter(version__dataset=dataset).select_related("version")
+
+
 def base_models(*, user) -> QuerySet[TrainingJob]:
     return job_list(user=user).filter(state=TrainingJob.State.SUCCEEDED).exclude(artifact="")
 

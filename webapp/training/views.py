@@ -61,3 +61,13 @@ def job_cancel(request, job_id: int):
     except ServiceError as error:
         messages.error(request, str(error))
     return redirect("job-detail", job_id=job_id)
+
+
+def job_compare(request):
+    """Several runs overlaid, with the hyperparameters in which they differ."""
+    ids = [int(i) for i in request.GET.getlist("ids") if i.isdigit()]
+    jobs = [selectors.job_get(user=request.user, job_id=i) for i in ids]
+    names = sorted({name for job in jobs for name in job.hyperparameters})
+    differing = [(name, [job.hyperparameters.get(name, "") for job in jobs]) for name in names
+                 if len({job.hyperparameters.get(name, "") for job in jobs}) > 1]
+    return render(request, "training/compare.html", {"jobs": jobs, "differing": differing})
