@@ -147,6 +147,7 @@ def test_train_from_the_form_and_watch_the_chart_grow(page, asgi_server, api, al
     page.click("button[type=submit]")
     page.goto(f"{asgi_server}/versions/{version}/train/")
     assert page.input_value("#id_learning_rate") == "0.1" and page.input_value("#id_num_layers") == "152"
+    assert page.is_disabled("#id_mode option[value=transfer]")  # no ImageNet weights in this model store
     page.select_option("#id_num_layers", "20")
     page.fill("#id_image_shape", "3,32,32")
     page.fill("#id_epochs", "40")

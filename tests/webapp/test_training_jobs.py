@@ -3,6 +3,7 @@ over a real WebSocket, through a real Redis channel layer."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -202,3 +203,29 @@ def test_compare_overlays_runs_and_diffs_their_hyperparameters(api, alice, bob, 
     intruder = Client()
     intruder.force_login(bob)
     assert intruder.get(f"/jobs/compare/?ids={first.id}").status_code == 404
+
+
+def test_incremental_training_from_an_uploaded_sagemaker_model(api, version, media, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    base = api.post("/api/jobs/", {"version": version, "hyperparameters": {**HYPERPARAMETERS, "epochs": "1"}},
+                    format="json").json()
+    done = _wait(lambda: (j := TrainingJob.objects.get(id=base["id"])).finished_state and j)
+    artifact = (Path(media) / done.artifact).read_bytes()
+
+    def submit(data: bytes, **hyperparameters):
+        return api.post("/api/jobs/", {
+            "version": version, "mode": "incremental",
+            "hyperparameters": json.dumps({**HYPERPARAMETERS, "epochs": "1", **hyperparameters}),
+            "base_upload": SimpleUploadedFile("model.tar.gz", data)}, format="multipart")
+
+    response = submit(artifact)
+    assert response.status_code == 201, response.json()
+    job = _wait(lambda: (j := TrainingJob.objects.get(id=response.json()["id"])).finished_state and j)
+    assert job.state == "succeeded", job.reason
+    assert any("for incremental training" in e.data.get("line", "") for e in job.events.filter(kind="log"))
+
+    deeper = submit(artifact, num_layers="32")
+    assert deeper.status_code == 400 and "num_layers: model has 20, job asks for 32" in deeper.json()["fields"]["base_model"][0]
+    garbage = submit(b"not a tarball")
+    assert garbage.status_code == 400 and "not a readable model.tar.gz" in garbage.json()["fields"]["base_upload"][0]

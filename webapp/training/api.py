@@ -1,6 +1,8 @@
 """The JSON API of training jobs."""
 from __future__ import annotations
 
+import json
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -23,9 +25,11 @@ class JobSerializer(serializers.ModelSerializer):
 
 class JobInput(serializers.Serializer):
     version = serializers.IntegerField()
-    hyperparameters = serializers.DictField(child=serializers.JSONField(), default=dict)
+    # A JSON object; in a multipart request (with base_upload) its JSON text.
+    hyperparameters = serializers.JSONField(default=dict)
     mode = serializers.ChoiceField(choices=TrainingJob.Mode.values, default=TrainingJob.Mode.FULL)
     base_model = serializers.IntegerField(required=False, help_text="a succeeded job of yours, for incremental training")
+    base_upload = serializers.FileField(required=False, help_text="or a SageMaker model.tar.gz (multipart)")
 
 
 class JobList(APIView):
@@ -38,9 +42,19 @@ class JobList(APIView):
         form = JobInput(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
+        if isinstance(data["hyperparameters"], str):
+            try:
+                data["hyperparameters"] = json.loads(data["hyperparameters"])
+            except ValueError:
+                raise ValidationError({"hyperparameters": ["must be a JSON object"]}) from None
+        if not isinstance(data["hyperparameters"], dict):
+            raise ValidationError({"hyperparameters": ["must be a JSON object"]})
         version = dataset_selectors.version_get(user=request.user, version_id=data["version"])
         base = ""
-        if data.get("base_model"):
+        if data.get("base_upload"):
+            with service_errors():
+                base = services.base_model_store(owner=request.user, upload=data["base_upload"])
+        elif data.get("base_model"):
             base_job = job_get(user=request.user, job_id=data["base_model"])
             if not base_job.artifact:
                 raise ValidationError({"base_model": ["that job has no model"]})

@@ -27,6 +27,7 @@ class TrainingForm(forms.Form):
                                       ("incremental", "incremental training")], initial="full")
     base_model = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="start from",
                                         help_text="a model of yours (incremental training)")
+    base_upload = forms.FileField(required=False, label="or a SageMaker model.tar.gz")
 
     def __init__(self, *args, base_models=(), **kwargs):
         super().__init__(*args, **kwargs)

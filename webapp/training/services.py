@@ -24,6 +24,13 @@ class InvalidHyperparameters(ServiceError):
         self.problems = problems
 
 
+def pretrained_depths() -> list[int]:
+    """The ImageNet depths whose model-zoo checkpoints are in the model store."""
+    from classifier.hyperparameters import IMAGENET_DEPTHS
+
+    return [depth for depth in IMAGENET_DEPTHS if pretrained_available(depth)]
+
+
 def pretrained_available(num_layers: int) -> bool:
     store = Path(settings.MODEL_STORE)
     return all((store / f"resnet-{num_layers}-{suffix}").exists() for suffix in ("symbol.json", "0000.params"))
@@ -55,14 +62,54 @@ def job_create(*, owner, version: DatasetVersion, hyperparameters: dict, mode: s
         raise ServiceError(f"mode must be one of {', '.join(TrainingJob.Mode.values)}", "mode")
     if mode == TrainingJob.Mode.INCREMENTAL and not base_artifact:
         raise ServiceError("incremental training starts from a model", "base_model")
-    job = TrainingJob.objects.create(
-        owner=owner, version=version, mode=mode, base_artifact=base_artifact,
-        hyperparameters=job_hyperparameters(version=version, hyperparameters=hyperparameters, mode=mode),
-    )
+    full = job_hyperparameters(version=version, hyperparameters=hyperparameters, mode=mode)
+    if mode == TrainingJob.Mode.INCREMENTAL:
+        base_model_check(base_artifact=base_artifact, hyperparameters=full)
+    job = TrainingJob.objects.create(owner=owner, version=version, mode=mode, base_artifact=base_artifact,
+                                     hyperparameters=full)
     from workers.tasks import train_job
 
     transaction.on_commit(partial(train_job.delay, job.id))
     return job
+
+
+def base_model_store(*, owner, upload) -> str:
+    """Keep an uploaded SageMaker ``model.tar.gz`` for incremental training, once its layout checks out.
+    Returns its path under MEDIA_ROOT."""
+    import shutil
+    import tempfile
+    import uuid
+
+    from classifier import artifacts
+    from classifier.errors import ArtifactError
+
+    relative = f"uploads/{owner.id}/models/{uuid.uuid4().hex}/model.tar.gz"
+    target = Path(settings.MEDIA_ROOT) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            artifacts.read_artifact(target, Path(scratch))
+    except ArtifactError as error:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise ServiceError(str(error).replace(str(target), upload.name), "base_upload") from None
+    return relative
+
+
+def base_model_check(*, base_artifact: str, hyperparameters: dict[str, str]) -> None:
+    """Refuse, before queueing, a model whose architecture differs from the job's (spec 4.2)."""
+    import tempfile
+
+    from classifier import artifacts
+    from classifier.hyperparameters import architecture_mismatch
+
+    with tempfile.TemporaryDirectory() as scratch:
+        model = artifacts.read_artifact(Path(settings.MEDIA_ROOT) / base_artifact, Path(scratch))
+        problems = architecture_mismatch(artifacts.architecture_of(model), hyperparameters)
+    if problems:
+        raise ServiceError("the model cannot seed this job: " + "; ".join(problems), "base_model")
 
 
 def job_cancel(*, job: TrainingJob) -> TrainingJob:

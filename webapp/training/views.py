@@ -18,12 +18,14 @@ def train_form(request, version_id: int):
     if request.GET.get("clone"):
         source = selectors.job_get(user=request.user, job_id=int(request.GET["clone"]))
         initial = {**source.hyperparameters, "mode": source.mode}
-    form = TrainingForm(request.POST or None, initial=initial, base_models=bases)
+    form = TrainingForm(request.POST or None, request.FILES or None, initial=initial, base_models=bases)
     if request.method == "POST" and form.is_valid():
-        base = ""
-        if form.cleaned_data["mode"] == "incremental" and form.cleaned_data.get("base_model"):
-            base = selectors.job_get(user=request.user, job_id=form.cleaned_data["base_model"]).artifact
         try:
+            base = ""
+            if form.cleaned_data["mode"] == "incremental" and form.cleaned_data.get("base_upload"):
+                base = services.base_model_store(owner=request.user, upload=form.cleaned_data["base_upload"])
+            elif form.cleaned_data["mode"] == "incremental" and form.cleaned_data.get("base_model"):
+                base = selectors.job_get(user=request.user, job_id=form.cleaned_data["base_model"]).artifact
             job = services.job_create(owner=request.user, version=version, hyperparameters=form.hyperparameters(),
                                       mode=form.cleaned_data["mode"], base_artifact=base)
         except services.InvalidHyperparameters as error:
@@ -36,10 +38,8 @@ def train_form(request, version_id: int):
     defaults = {name: form[name].value() or "" for name in ("num_layers", "image_shape", "epochs")}
     estimate = selectors.duration_estimate(hyperparameters={
         **defaults, "num_training_samples": str(version.num_training_samples)})
-    depth = str(form["num_layers"].value() or "152")
     return render(request, "training/form.html", {
-        "version": version, "form": form, "estimate": estimate,
-        "transfer_available": services.pretrained_available(int(depth)) if depth.isdigit() else False,
+        "version": version, "form": form, "estimate": estimate, "pretrained_depths": services.pretrained_depths(),
     })
 
 
