@@ -108,3 +108,25 @@ def channel_layer_redis(settings):
     """The Channels layer on the test Redis, for the worker's live messages."""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
                                            "CONFIG": {"hosts": [TEST_REDIS]}}}
+
+
+COLOURS = {"red": (220, 40, 40), "blue": (40, 40, 220), "green": (40, 200, 40)}
+
+
+def colour_version(api, *, classes=("red", "blue"), per_class=24, train_ratio=0.75, timeout=120) -> int:
+    """Upload a small colour dataset, split it, freeze it, and wait for a worker to build it."""
+    import time
+
+    from webapp.datasets.models import DatasetVersion
+
+    dataset = api.post("/api/datasets/", {"name": "colours"}, format="json").json()["id"]
+    files = {f"{name}/{i}.jpg": jpeg_bytes(COLOURS[name], size=(32, 32), seed=i)
+             for name in classes for i in range(per_class)}
+    assert upload(api, dataset, files).json()["accepted"] == len(files)
+    api.post(f"/api/datasets/{dataset}/split/", {"train_ratio": train_ratio, "seed": 0}, format="json")
+    version = api.post(f"/api/datasets/{dataset}/versions/").json()["id"]
+    deadline = time.monotonic() + timeout
+    while DatasetVersion.objects.get(id=version).status != "ready":
+        assert time.monotonic() < deadline, "the version was not built"
+        time.sleep(0.2)
+    return version

@@ -127,19 +127,10 @@ def asgi_server(settings, media, tmp_path):
 
 
 def test_train_from_the_form_and_watch_the_chart_grow(page, asgi_server, api, alice, worker, channel_layer_redis):
-    from tests.webapp.test_training_jobs import _wait
-    from webapp.datasets.models import DatasetVersion
+    from tests.webapp.conftest import colour_version
     from webapp.training.models import TrainingJob
 
-    dataset = api.post("/api/datasets/", {"name": "colours"}, format="json").json()["id"]
-    from tests.webapp.conftest import upload
-
-    files = {f"{name}/{i}.jpg": jpeg_bytes(rgb, size=(32, 32), seed=i)
-             for name, rgb in (("red", (220, 40, 40)), ("blue", (40, 40, 220))) for i in range(24)}
-    upload(api, dataset, files)
-    api.post(f"/api/datasets/{dataset}/split/", {"train_ratio": 0.75, "seed": 0}, format="json")
-    version = api.post(f"/api/datasets/{dataset}/versions/").json()["id"]
-    _wait(lambda: DatasetVersion.objects.get(id=version).status == "ready")
+    version = colour_version(api)
 
     page.goto(f"{asgi_server}/signin/")
     page.fill("#id_username", "alice")
@@ -171,18 +162,12 @@ def test_train_from_the_form_and_watch_the_chart_grow(page, asgi_server, api, al
 
 
 def test_evaluation_confusion_cell_and_one_key_relabel(page, asgi_server, api, alice, worker, channel_layer_redis):
-    from tests.webapp.conftest import upload
+    from tests.webapp.conftest import colour_version
     from tests.webapp.test_training_jobs import _wait
-    from webapp.datasets.models import DatasetVersion, Image
+    from webapp.datasets.models import Image
     from webapp.training.models import TrainingJob
 
-    dataset = api.post("/api/datasets/", {"name": "colours"}, format="json").json()["id"]
-    files = {f"{name}/{i}.jpg": jpeg_bytes(rgb, size=(32, 32), seed=i)
-             for name, rgb in (("red", (220, 40, 40)), ("blue", (40, 40, 220))) for i in range(12)}
-    upload(api, dataset, files)
-    api.post(f"/api/datasets/{dataset}/split/", {"train_ratio": 0.5, "seed": 0}, format="json")
-    version = api.post(f"/api/datasets/{dataset}/versions/").json()["id"]
-    _wait(lambda: DatasetVersion.objects.get(id=version).status == "ready")
+    version = colour_version(api, per_class=12, train_ratio=0.5)
     # One epoch at a tiny learning rate: a model that still confuses the colours.
     job = api.post("/api/jobs/", {"version": version, "hyperparameters": {
         "num_layers": "20", "image_shape": "3,32,32", "epochs": "1", "mini_batch_size": "4",

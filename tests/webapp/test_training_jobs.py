@@ -9,14 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from tests.webapp.conftest import jpeg_bytes, upload
-from webapp.datasets.models import DatasetVersion
+from tests.webapp.conftest import colour_version
 from webapp.training.models import TrainingJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,14 +40,7 @@ def _wait(predicate, timeout=120, step=0.2):
 @pytest.fixture
 def version(api, worker):
     """A ready version of three colours, 20 images each, 32x32."""
-    dataset = api.post("/api/datasets/", {"name": "colours"}, format="json").json()["id"]
-    colours = {"red": (220, 40, 40), "green": (40, 200, 40), "blue": (40, 40, 220)}
-    files = {f"{name}/{i}.jpg": jpeg_bytes(rgb, size=(32, 32), seed=i) for name, rgb in colours.items() for i in range(20)}
-    assert upload(api, dataset, files).json()["accepted"] == 60
-    api.post(f"/api/datasets/{dataset}/split/", {"train_ratio": 0.75, "seed": 0}, format="json")
-    version_id = api.post(f"/api/datasets/{dataset}/versions/").json()["id"]
-    _wait(lambda: DatasetVersion.objects.get(id=version_id).status == "ready")
-    return version_id
+    return colour_version(api, classes=("red", "green", "blue"), per_class=20)
 
 
 def _communicator(user, job_id, after=0):

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from tests.webapp.conftest import TEST_REDIS, jpeg_bytes, upload
+from tests.webapp.conftest import TEST_REDIS, colour_version
 from tests.webapp.test_training_jobs import _wait
-from webapp.datasets.models import DatasetVersion
 from webapp.training.models import JobEvent, TrainingJob
 from webapp.training.services import jobs_requeue_stale
 
@@ -40,13 +39,7 @@ def test_killed_worker_s_job_resumes_elsewhere_and_finishes(api, settings, media
     doomed = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "cpu,gpu", "-P", "solo",
                                "-l", "WARNING"], cwd=REPO, env=env, start_new_session=True)
     try:
-        dataset = api.post("/api/datasets/", {"name": "colours"}, format="json").json()["id"]
-        files = {f"{name}/{i}.jpg": jpeg_bytes(rgb, size=(32, 32), seed=i)
-                 for name, rgb in (("red", (220, 40, 40)), ("blue", (40, 40, 220))) for i in range(24)}
-        upload(api, dataset, files)
-        api.post(f"/api/datasets/{dataset}/split/", {"train_ratio": 0.75, "seed": 0}, format="json")
-        version = api.post(f"/api/datasets/{dataset}/versions/").json()["id"]
-        _wait(lambda: DatasetVersion.objects.get(id=version).status == "ready")
+        version = colour_version(api)
         job = api.post("/api/jobs/", {"version": version, "hyperparameters": {
             "num_layers": "20", "image_shape": "3,32,32", "epochs": "12", "mini_batch_size": "8",
             "learning_rate": "0.05"}}, format="json").json()
