@@ -57,18 +57,6 @@ class Image(models.Model):
         constraints = [models.UniqueConstraint(fields=["dataset", "sha256"], name="unique_image_content")]
 
 
-class DuplicateUpload(models.Model):
-    """A file that came again with the content of an image already stored: kept as a note, not as a
-    second copy, so the grid can show images uploaded more than once (perhaps under another class)."""
-
-    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="duplicate_uploads")
-    file_name = models.CharField(max_length=500)
-    created = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["id"]
-
-
 class DatasetVersion(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"

@@ -1,10 +1,11 @@
-"""Checking and storing one uploaded image: decode all of it, orient it, thumbnail it once."""
+"""Checking and storing one uploaded image: decode it fully, orient it, thumbnail it once."""
 from __future__ import annotations
 
 import hashlib
 import io
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,45 +35,37 @@ def check_image(data: bytes) -> CheckedImage:
     """A real JPEG or PNG that Pillow decodes to the last byte, within the size limits."""
     if len(data) > settings.IMAGE_MAX_BYTES:
         raise Rejected(f"file larger than {settings.IMAGE_MAX_BYTES // (1024 * 1024)} MB")
-    try:
-        # Pillow refuses more than 2 x MAX_IMAGE_PIXELS itself, from the header, before decoding.
-        image = Pillow.open(io.BytesIO(data))
-    except Pillow.DecompressionBombError:
-        raise Rejected("decompression bomb: too many pixels for its size") from None
-    except Exception as error:  # noqa: BLE001 - any failure to parse untrusted bytes is a rejection
-        raise Rejected(f"not a valid image ({error})") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Pillow.DecompressionBombWarning)
+        try:
+            image = Pillow.open(io.BytesIO(data))
+            if image.format not in EXTENSIONS:
+                raise Rejected(f"{image.format or 'unknown'} image; only JPEG and PNG are accepted")
+            if image.width * image.height > settings.IMAGE_MAX_PIXELS:
+                raise Rejected(f"image of {image.width}x{image.height} pixels is over the limit of "
+                               f"{settings.IMAGE_MAX_PIXELS:,} pixels")
+            image.load()
+        except (Pillow.DecompressionBombWarning, Pillow.DecompressionBombError):
+            raise Rejected("decompression bomb: too many pixels for its size") from None
+        except Rejected:
+            raise
+        except (OSError, SyntaxError, ValueError) as error:
+            reason = "truncated image" if "truncated" in str(error) else f"not a valid image ({error})"
+            raise Rejected(reason) from None
     format_ = image.format
-    if format_ not in EXTENSIONS:
-        raise Rejected(f"{format_ or 'unknown'} image; only JPEG and PNG are accepted")
-    width, height = image.size
-    if width * height > min(settings.IMAGE_MAX_PIXELS, Pillow.MAX_IMAGE_PIXELS):
-        raise Rejected(f"image of {width}x{height} pixels is over the limit of "
-                       f"{min(settings.IMAGE_MAX_PIXELS, Pillow.MAX_IMAGE_PIXELS):,} pixels")
-    try:
-        rotated = image.getexif().get(_EXIF_ORIENTATION, 1) != 1
-        if format_ == "JPEG" and not rotated:
-            # A JPEG decoded at 1/2..1/8 scale (libjpeg's DCT scaling) still reads every byte of its
-            # entropy-coded data, so a truncated file fails exactly as in a full decode, at a fraction
-            # of the cost, and the pixels come out nearly thumbnail-sized.
-            image.draft(image.mode, (settings.THUMBNAIL_SIZE, settings.THUMBNAIL_SIZE))
-        image.load()
-        stored = data
-        if rotated:
-            # Training reads pixels without EXIF, so the rotation is applied once, here.
-            image = ImageOps.exif_transpose(image)
-            width, height = image.size
-            buffer = io.BytesIO()
-            image.save(buffer, format_, **({"quality": 95} if format_ == "JPEG" else {}))
-            stored = buffer.getvalue()
-        thumbnail = _thumbnail(image)
-    except Exception as error:  # noqa: BLE001 - one bad file is reported; it must not stop the upload
-        reason = "truncated image" if "truncated" in str(error) else f"not a valid image ({error})"
-        raise Rejected(reason) from None
-    return CheckedImage(stored, hashlib.sha256(data).hexdigest(), format_, width, height, thumbnail)
+    stored = data
+    if image.getexif().get(_EXIF_ORIENTATION, 1) != 1:
+        # Training reads pixels without EXIF, so the rotation is applied once, here.
+        image = ImageOps.exif_transpose(image)
+        buffer = io.BytesIO()
+        image.save(buffer, format_, **({"quality": 95} if format_ == "JPEG" else {}))
+        stored = buffer.getvalue()
+    return CheckedImage(stored, hashlib.sha256(data).hexdigest(), format_, image.width, image.height,
+                        _thumbnail(image))
 
 
 def _thumbnail(image: Pillow.Image) -> bytes:
-    thumb = image.convert("RGB") if image.mode != "RGB" else image
+    thumb = image.convert("RGB") if image.mode != "RGB" else image.copy()
     thumb.thumbnail((settings.THUMBNAIL_SIZE, settings.THUMBNAIL_SIZE), Pillow.BILINEAR)
     buffer = io.BytesIO()
     thumb.save(buffer, "JPEG", quality=80)
