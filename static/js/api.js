@@ -1,5 +1,9 @@
 // Small helpers shared by the page scripts: JSON calls with the session's CSRF token.
 window.icApi = {
+  // Names come from uploads (file names, folder names as classes): text, never markup.
+  escape(value) {
+    return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  },
   csrf() { return document.body.dataset.csrf; },
   async json(url, options = {}) {
     const response = await fetch(url, {

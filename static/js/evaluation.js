@@ -21,13 +21,13 @@
     if (e.confusion.length) {
       const max = Math.max(1, ...e.confusion.flat());
       document.getElementById("confusion").innerHTML =
-        `<tr><th></th>${names.map((n) => `<th>${n}</th>`).join("")}</tr>` +
-        e.confusion.map((row, t) => `<tr><th>${names[t]}</th>${row.map((n, p) =>
+        `<tr><th></th>${names.map((n) => `<th>${icApi.escape(n)}</th>`).join("")}</tr>` +
+        e.confusion.map((row, t) => `<tr><th>${icApi.escape(names[t])}</th>${row.map((n, p) =>
           `<td data-true="${t}" data-predicted="${p}" style="background: rgba(47,111,219,${n / max})"
                class="${t === p ? "diagonal" : ""}">${n}</td>`).join("")}</tr>`).join("");
     }
     document.getElementById("per-class").innerHTML = "<tr><th>Class</th><th>Precision</th><th>Recall</th><th>F1</th><th>Images</th></tr>" +
-      e.per_class.map((c) => `<tr><td>${c.name}</td><td>${c.precision.toFixed(3)}</td><td>${c.recall.toFixed(3)}</td>
+      e.per_class.map((c) => `<tr><td>${icApi.escape(c.name)}</td><td>${c.precision.toFixed(3)}</td><td>${c.recall.toFixed(3)}</td>
         <td>${c.f1.toFixed(3)}</td><td>${c.support}</td></tr>`).join("");
     show((row) => !row.correct, "Misclassified, most confident first");
     return true;
@@ -40,8 +40,8 @@
     document.getElementById("mistakes").innerHTML = rows.map((row) => `
       <figure class="cell" data-image="${row.image}">
         <img loading="lazy" src="${row.thumbnail}" alt="">
-        <figcaption>true <b>${row.labels.map((i) => names[i]).join(", ")}</b><br>
-          predicted <b>${row.predicted.map((i) => names[i]).join(", ")}</b> (${(100 * row.confidence).toFixed(0)}%)</figcaption>
+        <figcaption>true <b>${icApi.escape(row.labels.map((i) => names[i]).join(", "))}</b><br>
+          predicted <b>${icApi.escape(row.predicted.map((i) => names[i]).join(", "))}</b> (${(100 * row.confidence).toFixed(0)}%)</figcaption>
       </figure>`).join("") || "<p>None.</p>";
   }
 
@@ -65,7 +65,7 @@
     if (!name || !evaluation.class_ids[name]) return;
     await icApi.json(`/api/datasets/${evaluation.dataset}/labels/`, { method: "POST",
       body: JSON.stringify({ images: [Number(selected.dataset.image)], set: evaluation.class_ids[name] }) });
-    selected.querySelector("figcaption").innerHTML += `<br><span class="chip" style="background:#2e8540">relabeled ${name}</span>`;
+    selected.querySelector("figcaption").innerHTML += `<br><span class="chip" style="background:#2e8540">relabeled ${icApi.escape(name)}</span>`;
     selected.dataset.relabeled = name;
   });
 

@@ -45,8 +45,8 @@
       cell.dataset.index = i;
       cell.dataset.imageId = image.id;
       const tags = image.labels.map((id) => byId.get(id)).filter(Boolean)
-        .map((c) => `<span class="chip" style="background:${c.colour}">${c.name}</span>`).join("");
-      cell.innerHTML = `<img loading="lazy" src="${image.thumbnail_url}" alt="${image.file_name}" draggable="false">
+        .map((c) => `<span class="chip" style="background:${icApi.escape(c.colour)}">${icApi.escape(c.name)}</span>`).join("");
+      cell.innerHTML = `<img loading="lazy" src="${image.thumbnail_url}" alt="${icApi.escape(image.file_name)}" draggable="false">
         <figcaption>${tags || '<span class="chip none">unlabeled</span>'}${image.split ? ` <small>${image.split}</small>` : ""}</figcaption>`;
       return cell;
     }));
@@ -114,8 +114,8 @@
     // The class-balance bar and counts follow every assignment without a reload.
     const dataset = await icApi.json(grid.dataset.datasetUrl);
     const bar = document.getElementById("balance");
-    const labeled = dataset.classes.map((c) => `<span style="flex: ${c.image_count}; background: ${c.colour}"
-      title="${c.name}: ${c.image_count}"></span>`);
+    const labeled = dataset.classes.map((c) => `<span style="flex: ${c.image_count}; background: ${icApi.escape(c.colour)}"
+      title="${icApi.escape(c.name)}: ${c.image_count}"></span>`);
     const unlabeled = dataset.image_count - dataset.labeled_count;
     bar.innerHTML = labeled.join("") + (unlabeled ? `<span class="unlabeled" style="flex: ${unlabeled}"
       title="unlabeled: ${unlabeled}"></span>` : "");

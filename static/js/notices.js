@@ -15,7 +15,7 @@
       banner.dataset.job = notice.job;
       banner.innerHTML = `<a href="/jobs/${notice.job}/">Job #${notice.job}</a> ${notice.state}` +
         (accuracy !== undefined ? ` — validation accuracy ${(100 * accuracy).toFixed(2)}%` : "") +
-        (notice.reason && notice.state !== "succeeded" ? `: ${notice.reason}` : "");
+        (notice.reason && notice.state !== "succeeded" ? `: ${notice.reason.replace(/[&<>"']/g, "")}` : "");
       document.querySelector("main").prepend(banner);
       document.querySelectorAll(`[data-job-state="${notice.job}"]`).forEach((el) => { el.textContent = notice.state; });
     };

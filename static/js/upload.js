@@ -61,13 +61,13 @@
       label.textContent = "done";
       show(report);
     } catch (error) {
-      reportBox.innerHTML = `<p class="message error">Upload failed: ${error.message}</p>`;
+      reportBox.innerHTML = `<p class="message error">Upload failed: ${icApi.escape(error.message)}</p>`;
     }
   }
 
   function show(report) {
-    const rows = report.rejected.map((r) => `<li><code>${r.file}</code>: ${r.reason}</li>`).join("");
-    const dups = report.duplicates.map((d) => `<li><code>${d.file}</code> = <code>${d.duplicate_of}</code></li>`).join("");
+    const rows = report.rejected.map((r) => `<li><code>${icApi.escape(r.file)}</code>: ${icApi.escape(r.reason)}</li>`).join("");
+    const dups = report.duplicates.map((d) => `<li><code>${icApi.escape(d.file)}</code> = <code>${icApi.escape(d.duplicate_of)}</code></li>`).join("");
     reportBox.innerHTML = `<p class="message success" data-accepted="${report.accepted}">${report.accepted} images added,
       ${report.rejected.length} rejected, ${report.duplicates.length} duplicates.</p>
       ${rows ? `<h3>Rejected</h3><ul class="rejected">${rows}</ul>` : ""}

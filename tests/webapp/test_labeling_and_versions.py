@@ -117,3 +117,9 @@ def _save(response, path):
 def test_freezing_needs_labeled_images(api, dataset):
     response = api.post(f"/api/datasets/{dataset['id']}/versions/")
     assert response.status_code == 400 and "label some images" in response.json()["error"]
+
+
+def test_class_colours_must_be_hex_colours(api, dataset):
+    response = api.post(f"/api/datasets/{dataset['id']}/classes/", {"name": "x", "colour": "red;background:url(x)"},
+                        format="json")
+    assert response.status_code == 400 and response.json()["fields"] == {"colour": ["a colour is written #rrggbb"]}

@@ -1,6 +1,8 @@
 """Writes on datasets and their classes."""
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
 from django.db.models import Max
 
@@ -15,6 +17,10 @@ class ServiceError(ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+def _is_colour(value: str) -> bool:
+    return bool(re.fullmatch(r"#[0-9a-fA-F]{6}", value or ""))
 
 
 def dataset_create(*, owner, name: str, multi_label: bool = False) -> Dataset:
@@ -50,6 +56,8 @@ def class_create(*, dataset: Dataset, name: str, colour: str | None = None) -> L
         raise ServiceError("a class needs a name", "name")
     if dataset.classes.filter(name=name).exists():
         raise ServiceError(f"there is already a class named {name!r}", "name")
+    if colour is not None and not _is_colour(colour):
+        raise ServiceError("a colour is written #rrggbb", "colour")
     order = (dataset.classes.aggregate(m=Max("order"))["m"] or 0) + 1
     return LabelClass.objects.create(dataset=dataset, name=name, order=order,
                                      colour=colour or PALETTE[(order - 1) % len(PALETTE)])
@@ -64,7 +72,7 @@ def class_update(*, label_class: LabelClass, name: str | None = None, colour: st
             raise ServiceError(f"there is already a class named {name!r}", "name")
         label_class.name = name
     if colour is not None:
-        if not (len(colour) == 7 and colour.startswith("#")):
+        if not _is_colour(colour):
             raise ServiceError("a colour is written #rrggbb", "colour")
         label_class.colour = colour
     label_class.save()
