@@ -123,3 +123,14 @@ def test_class_colours_must_be_hex_colours(api, dataset):
     response = api.post(f"/api/datasets/{dataset['id']}/classes/", {"name": "x", "colour": "red;background:url(x)"},
                         format="json")
     assert response.status_code == 400 and response.json()["fields"] == {"colour": ["a colour is written #rrggbb"]}
+
+
+def test_a_dataset_whose_versions_trained_models_is_not_deleted_behind_them(api, dataset, alice):
+    from webapp.training.models import TrainingJob
+
+    upload(api, dataset["id"], {"cats/a.jpg": jpeg_bytes()})
+    version = api.post(f"/api/datasets/{dataset['id']}/versions/").json()["id"]
+    TrainingJob.objects.create(owner=alice, version_id=version, hyperparameters={})
+    response = api.delete(f"/api/datasets/{dataset['id']}/")
+    assert response.status_code == 400 and "delete them first" in response.json()["error"]
+    assert api.get(f"/api/datasets/{dataset['id']}/").status_code == 200

@@ -129,7 +129,8 @@ class DatasetDetail(APIView):
         return Response(DatasetDetailSerializer(dataset).data)
 
     def delete(self, request, dataset_id):
-        class_services.dataset_delete(dataset=selectors.dataset_get(user=request.user, dataset_id=dataset_id))
+        with service_errors():
+            class_services.dataset_delete(dataset=selectors.dataset_get(user=request.user, dataset_id=dataset_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

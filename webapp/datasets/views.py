@@ -48,7 +48,11 @@ def dataset_detail(request, dataset_id: int):
 def dataset_delete(request, dataset_id: int):
     dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
     if request.method == "POST":
-        class_services.dataset_delete(dataset=dataset)
+        try:
+            class_services.dataset_delete(dataset=dataset)
+        except ServiceError as error:
+            messages.error(request, str(error))
+            return redirect("dataset-detail", dataset_id=dataset.id)
         messages.success(request, f"Deleted {dataset.name}.")
         return redirect("dataset-list")
     return render(request, "datasets/confirm_delete.html", {"dataset": dataset, "image_count": dataset.images.count()})

@@ -39,6 +39,12 @@ def dataset_rename(*, dataset: Dataset, name: str) -> Dataset:
 
 def dataset_delete(*, dataset: Dataset) -> None:
     from webapp.datasets.services.storage import dataset_files_delete
+    from webapp.training.models import TrainingJob
+
+    jobs = TrainingJob.objects.filter(version__dataset=dataset).count()
+    if jobs:
+        # Their models and metrics came from its versions; they are not deleted behind the user's back.
+        raise ServiceError(f"{jobs} training job(s) used this dataset's versions; delete them first", "dataset")
 
     dataset_id = dataset.id
     dataset.delete()
