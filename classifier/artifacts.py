@@ -128,7 +128,18 @@ def read_artifact(path: Path, directory: Path) -> Artifact:
             tar.extractall(directory, members=members, filter="data")
     except (tarfile.TarError, OSError, EOFError) as error:
         raise ArtifactError(f"{path}: not a readable model.tar.gz ({error})") from error
-    names = {member.name for member in members}
+    return _check_layout(directory, {member.name for member in members}, path)
+
+
+def read_model_directory(directory: Path) -> Artifact:
+    """An already unpacked model, as SageMaker's hosting puts it in ``/opt/ml/model``."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ArtifactError(f"{directory}: no such model directory")
+    return _check_layout(directory, {entry.name for entry in directory.iterdir() if entry.is_file()}, directory)
+
+
+def _check_layout(directory: Path, names: set[str], path: Path) -> Artifact:
     epochs = sorted(int(m.group(1)) for m in map(_PARAMS.match, names) if m)
     missing = [name for name in (SYMBOL_FILE, SHAPES_FILE) if name not in names]
     if not epochs:

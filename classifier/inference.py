@@ -7,7 +7,6 @@ or sigmoid for multi-label models) is chosen from the symbol's head.
 """
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,10 +17,7 @@ import numpy as np
 from classifier import artifacts, weights
 from classifier.errors import ArtifactError, ImageDecodeError
 
-JSON = "application/json"
-JSON_LINES = "application/jsonlines"
-IMAGE_TYPES = ("application/x-image", "image/jpeg", "image/png")
-_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+from classifier.invocation import _SIGNATURES, IMAGE_TYPES, JSON, JSON_LINES, json_line, render  # noqa: F401
 
 
 def default_context() -> mx.Context:
@@ -29,11 +25,20 @@ def default_context() -> mx.Context:
 
 
 class Predictor:
-    """A model ready to answer; ``predict`` takes encoded JPEG/PNG bytes."""
+    """A model ready to answer; ``predict`` takes encoded JPEG/PNG bytes.
+
+    ``artifact_path`` is a model.tar.gz or the directory SageMaker unpacks one into.
+    """
 
     def __init__(self, artifact_path: Path, *, context: mx.Context | None = None):
-        self._unpacked = tempfile.TemporaryDirectory(prefix="icstudio-model-")
-        model = artifacts.read_artifact(artifact_path, Path(self._unpacked.name))
+        artifact_path = Path(artifact_path)
+        if artifact_path.is_dir():
+            self._load(artifacts.read_model_directory(artifact_path), artifact_path, context)
+        else:
+            with tempfile.TemporaryDirectory(prefix="icstudio-model-") as unpacked:
+                self._load(artifacts.read_artifact(artifact_path, Path(unpacked)), artifact_path, context)
+
+    def _load(self, model: artifacts.Artifact, artifact_path: Path, context: mx.Context | None) -> None:
         self.context = context or default_context()
         self.channels, self.height, self.width = model.image_shape
         symbol = mx.sym.load(str(model.symbol))
@@ -52,6 +57,9 @@ class Predictor:
         self.class_names = model.class_names or [str(i) for i in range(self.num_classes)]
         self.hyperparameters = model.hyperparameters
         self.epoch = model.epochs[-1]
+        self.image_shape = model.image_shape
+        # What keeping it loaded costs: float32 weights, twice over for the static-alloc buffers.
+        self.memory_bytes = 2 * model.params.stat().st_size
 
     def preprocess(self, image: bytes) -> mx.nd.NDArray:
         """HxWxC uint8 pixels of one encoded image, resized to the model's input size."""
@@ -83,25 +91,9 @@ class Predictor:
         return [{"index": int(i), "label": self.class_names[i], "probability": float(probabilities[i])} for i in order]
 
     def close(self) -> None:
-        self._unpacked.cleanup()
+        """Kept for callers written when the unpacked files lived as long as the predictor."""
 
 
 def _head(symbol_json: dict) -> str:
     nodes, heads = symbol_json.get("nodes", []), symbol_json.get("heads", [])
     return nodes[heads[0][0]].get("op", "") if heads and nodes else ""
-
-
-def render(probabilities: Sequence[float], accept: str | None) -> tuple[bytes, str]:
-    """The response body and content type SageMaker gives for ``accept`` (spec 0.4)."""
-    values = [float(p) for p in probabilities]
-    kind = (accept or "").split(";")[0].strip().lower()
-    if kind in ("", "*/*", JSON):
-        return json.dumps(values).encode(), JSON
-    if kind == JSON_LINES:
-        return (json.dumps({"prediction": values}) + "\n").encode(), JSON_LINES
-    raise ValueError(f"unsupported Accept {accept!r}: use {JSON} or {JSON_LINES}")
-
-
-def json_line(probabilities: Sequence[float], **extra) -> str:
-    """One JSON Lines record ``{"prediction": [...]}`` (batch output, with e.g. the file name)."""
-    return json.dumps({**extra, "prediction": [float(p) for p in probabilities]})
