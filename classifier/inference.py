@@ -7,17 +7,24 @@ or sigmoid for multi-label models) is chosen from the symbol's head.
 """
 from __future__ import annotations
 
+import io
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import mxnet as mx
 import numpy as np
+import PIL.Image
 
 from classifier import artifacts, weights
 from classifier.errors import ArtifactError, ImageDecodeError
 
 from classifier.invocation import _SIGNATURES, IMAGE_TYPES, JSON, JSON_LINES, json_line, render  # noqa: F401
+
+
+# Decoding allocates H x W x 3 bytes; above this an image is refused before it is decoded.
+MAX_PIXELS = 100_000_000
+PIL.Image.MAX_IMAGE_PIXELS = None  # our own limit above applies, with our own message
 
 
 def default_context() -> mx.Context:
@@ -65,11 +72,14 @@ class Predictor:
         """HxWxC uint8 pixels of one encoded image, resized to the model's input size."""
         if not isinstance(image, (bytes, bytearray)) or not image.startswith(_SIGNATURES):
             raise ImageDecodeError("not a JPEG or PNG image")
+        _check_header(image)
         try:
             pixels = mx.image.imdecode(bytes(image), flag=1 if self.channels == 3 else 0)
+            resized = mx.image.imresize(pixels, self.width, self.height, interp=1)
+            resized.wait_to_read()  # MXNet reports a failed decode only when its result is read
         except mx.base.MXNetError as error:
             raise ImageDecodeError("the image data is corrupt and cannot be decoded") from error
-        return mx.image.imresize(pixels, self.width, self.height, interp=1)
+        return resized
 
     def predict_arrays(self, pixels: Sequence[mx.nd.NDArray]) -> np.ndarray:
         batch = mx.nd.stack(*pixels).transpose((0, 3, 1, 2)).astype("float32").as_in_context(self.context)
@@ -92,6 +102,17 @@ class Predictor:
 
     def close(self) -> None:
         """Kept for callers written when the unpacked files lived as long as the predictor."""
+
+
+def _check_header(image: bytes) -> None:
+    """Refuse, from its header alone, an image whose claimed size would exhaust memory when decoded."""
+    try:
+        with PIL.Image.open(io.BytesIO(image)) as header:
+            width, height = header.size
+    except (PIL.UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        raise ImageDecodeError("the image data is corrupt and cannot be decoded") from error
+    if width * height > MAX_PIXELS:
+        raise ImageDecodeError(f"the image is {width}x{height} pixels; at most {MAX_PIXELS} pixels are accepted")
 
 
 def _head(symbol_json: dict) -> str:

@@ -25,6 +25,7 @@ _INVOCATIONS = re.compile(r"^/(?:endpoints/[^/]+/)?invocations/?$")
 class InvocationServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 resets clients that connect together
 
     def __init__(self, address: tuple[str, int], batcher: MicroBatcher, max_bytes: int):
         super().__init__(address, InvocationHandler)

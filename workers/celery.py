@@ -15,7 +15,8 @@ app = Celery("icstudio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
     task_default_queue="cpu",
-    task_routes={"workers.tasks.build_version": {"queue": "cpu"}, "workers.tasks.train_job": {"queue": "gpu"}},
+    task_routes={"workers.tasks.build_version": {"queue": "cpu"}, "workers.tasks.train_job": {"queue": "gpu"},
+                 "workers.tasks.validate_model": {"queue": "cpu"}, "workers.tasks.batch_transform": {"queue": "cpu"}},
     worker_prefetch_multiplier=1,
     task_track_started=True,
     broker_connection_retry_on_startup=True,

@@ -26,3 +26,19 @@ def requeue_stale_jobs() -> list[int]:
     from webapp.training.services import jobs_requeue_stale
 
     return jobs_requeue_stale()
+
+
+@app.task(acks_late=True, reject_on_worker_lost=True)
+def validate_model(model_id: int) -> str:
+    """Idempotent: loading a model twice gives the same verdict."""
+    from webapp.registry.services import model_validate
+
+    return model_validate(model_id=model_id)
+
+
+@app.task(acks_late=True, reject_on_worker_lost=True)
+def batch_transform(transform_id: int) -> str:
+    """Resumable: a redelivered transform continues after the last line it wrote."""
+    from webapp.registry.services import transform_run
+
+    return transform_run(transform_id=transform_id)

@@ -130,3 +130,101 @@ def colour_version(api, *, classes=("red", "blue"), per_class=24, train_ratio=0.
         assert time.monotonic() < deadline, "the version was not built"
         time.sleep(0.2)
     return version
+
+
+def _database_url(database: dict) -> str:
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{database['NAME']}"
+    user = database.get("USER") or "postgres"
+    return f"postgres://{user}@{database.get('HOST') or '127.0.0.1'}:{database.get('PORT') or 5432}/{database['NAME']}"
+
+
+@pytest.fixture
+def asgi_server(settings, media, transactional_db):
+    """The real ASGI server (uvicorn: HTTP and WebSockets) on the test database, in a process of its own."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": _database_url(settings.DATABASES["default"]), "MEDIA_ROOT": str(media),
+           "REDIS_URL": TEST_REDIS}
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "webapp.config.asgi:application", "--port", str(port),
+                               "--no-access-log"], cwd=Path(__file__).resolve().parents[2], env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=20)
+
+
+@pytest.fixture
+def serving(worker, settings):
+    """A real serving worker (a thread of this process) on the test Redis."""
+    import threading
+
+    from workers.serving import ServingWorker
+    from workers.serving_protocol import QUEUE
+
+    settings.REDIS_URL = TEST_REDIS
+    serving_worker = ServingWorker(TEST_REDIS, memory_bytes=512 << 20, window=0.005)
+    serving_worker.redis.delete(QUEUE)
+    thread = threading.Thread(target=serving_worker.run, daemon=True)
+    thread.start()
+    yield serving_worker
+    serving_worker.stop()
+    thread.join(timeout=10)
+
+
+COLOUR_CLASSES = ["red", "green", "blue"]
+
+
+@pytest.fixture(scope="session")
+def colour_artifact(tmp_path_factory):
+    """A ResNet-20 telling red, green and blue squares apart, trained once by the library."""
+    from classifier.hyperparameters import parse_hyperparameters
+    from classifier.training import train
+    from tests.classifier.synthetic import write_colours
+
+    root = tmp_path_factory.mktemp("colour-model")
+    hp = parse_hyperparameters({"num_classes": "3", "num_training_samples": "96", "num_layers": "20",
+                                "image_shape": "3,32,32", "epochs": "4", "mini_batch_size": "16",
+                                "learning_rate": "0.05"})
+    result = train(hp, train_rec=write_colours(root / "train.rec", 96, seed=1),
+                   validation_rec=write_colours(root / "val.rec", 48, seed=2), model_dir=root / "model",
+                   class_names=COLOUR_CLASSES)
+    assert result.metrics["validation:accuracy"] >= 0.9, result.metrics
+    return result.artifact
+
+
+def colour_jpeg(label: int, seed: int = 0, size: int = 32) -> bytes:
+    from tests.classifier.synthetic import colour_image, jpeg
+
+    return jpeg(colour_image(np.random.default_rng(seed), label, size))
+
+
+def import_model(api, artifact, name: str = "colours", timeout: float = 60) -> dict:
+    """POST a model.tar.gz to the registry and wait for a worker to find it ready."""
+    import time
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = api.post("/api/models/", {"artifact": SimpleUploadedFile("model.tar.gz", artifact.read_bytes()),
+                                         "name": name}, format="multipart")
+    assert response.status_code == 201, response.json()
+    model = response.json()
+    deadline = time.monotonic() + timeout
+    while model["state"] == "validating":
+        assert time.monotonic() < deadline, "the import was not validated"
+        time.sleep(0.2)
+        model = api.get(f"/api/models/{model['id']}/").json()
+    return model

@@ -10,12 +10,19 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def alices_things(api, dataset):
+def alices_things(api, alice, dataset):
+    from webapp.registry.models import BatchTransform, Model
+
     upload(api, dataset["id"], {"cats/a.jpg": jpeg_bytes()})
     image = api.get(f"/api/datasets/{dataset['id']}/images/").json()["results"][0]
     label = api.get(f"/api/datasets/{dataset['id']}/classes/").json()[0]
     version = api.post(f"/api/datasets/{dataset['id']}/versions/").json()
-    return {"d": dataset["id"], "c": label["id"], "i": image["id"], "v": version["id"]}
+    model = Model.objects.create(owner=alice, name="alices-model", source="imported", artifact="models/x/model.tar.gz",
+                                 num_classes=2, class_names=["a", "b"])
+    transform = BatchTransform.objects.create(owner=alice, model=model, kind="zip", input_name="in.zip",
+                                              directory="transforms/x", state="succeeded")
+    return {"d": dataset["id"], "c": label["id"], "i": image["id"], "v": version["id"], "m": model.id,
+            "t": transform.id}
 
 
 API_CALLS = [
@@ -26,12 +33,16 @@ API_CALLS = [
     ("get", "/api/datasets/{d}/images/"), ("post", "/api/datasets/{d}/labels/"), ("post", "/api/datasets/{d}/split/"),
     ("get", "/api/datasets/{d}/versions/"), ("post", "/api/datasets/{d}/versions/"), ("get", "/api/versions/{v}/"),
     ("get", "/api/versions/{v}/files/train.lst"), ("get", "/api/versions/{v}/files/images.zip"),
+    ("get", "/api/models/{m}/"), ("patch", "/api/models/{m}/"), ("delete", "/api/models/{m}/"),
+    ("get", "/api/models/{m}/artifact/"), ("get", "/api/transforms/{t}/"), ("get", "/api/transforms/{t}/output/"),
 ]
 PAGES = [
     ("get", "/datasets/{d}/"), ("get", "/datasets/{d}/delete/"), ("post", "/datasets/{d}/delete/"),
     ("post", "/datasets/{d}/rename/"), ("post", "/datasets/{d}/classes/"), ("post", "/datasets/{d}/classes/{c}/"),
     ("post", "/datasets/{d}/split/"), ("post", "/datasets/{d}/freeze/"), ("get", "/datasets/{d}/images/{i}/thumbnail"),
     ("get", "/datasets/{d}/images/{i}/image"), ("get", "/versions/{v}/"),
+    ("get", "/models/{m}/"), ("post", "/models/{m}/"), ("post", "/models/{m}/delete/"), ("post", "/models/{m}/default/"),
+    ("get", "/transforms/{t}/"),
 ]
 
 
@@ -63,7 +74,9 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_api_calls_get_401(alices_thi
     for method, url in PAGES + [("get", "/"), ("get", "/account/")]:
         response = getattr(anonymous, method)(url.format(**alices_things))
         assert response.status_code == 302 and response.url.startswith("/signin/"), url
-    for method, url in API_CALLS + [("get", "/api/datasets/"), ("get", "/api/schema/")]:
+    assert anonymous.get("/models/").status_code == 302
+    for method, url in API_CALLS + [("get", "/api/datasets/"), ("get", "/api/schema/"), ("get", "/api/models/"),
+                                    ("get", "/api/transforms/"), ("post", "/api/models/{m}/predict/")]:
         response = getattr(anonymous, method)(url.format(**alices_things))
         assert response.status_code == 401, url
         if "schema" not in url:
@@ -90,3 +103,21 @@ def test_openapi_schema_is_served_to_signed_in_users(api):
     schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     assert "/api/datasets/{dataset_id}/uploads/" in schema["paths"]
     assert "/api/versions/{version_id}/files/{name}" in schema["paths"]
+
+
+def test_prediction_endpoints_keep_models_to_their_owner(alices_things, bob_api, bob):
+    from rest_framework.authtoken.models import Token
+
+    from tests.webapp.conftest import jpeg_bytes
+
+    answer = bob_api.post("/api/models/{m}/predict/".format(**alices_things), jpeg_bytes(), content_type="image/jpeg")
+    assert answer.status_code == 404 and "no model" in answer.json()["error"]
+    token = Token.objects.get(user=bob).key
+    answer = Client().post("/endpoints/alices-model/invocations", jpeg_bytes(), content_type="image/jpeg",
+                           HTTP_AUTHORIZATION=f"Token {token}")
+    assert answer.status_code == 404 and "no model or endpoint named" in answer.json()["error"]
+    # A signed-in browser session is not enough for the SageMaker endpoints: they take API tokens only.
+    browser = Client()
+    browser.force_login(bob)
+    assert browser.post("/invocations", jpeg_bytes(), content_type="image/jpeg").status_code == 401
+    assert bob_api.get("/api/models/").json() == [] and bob_api.get("/api/transforms/").json() == []

@@ -94,38 +94,6 @@ def test_sign_in_upload_a_folder_label_with_keys_and_freeze(page, live_server, w
     assert {"train.rec", "train.idx", "train.lst", "val.rec"} <= set(links)
 
 
-@pytest.fixture
-def asgi_server(settings, media, tmp_path):
-    """The real ASGI server (uvicorn: HTTP and WebSockets) on the test database, in a process of its own."""
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    from tests.webapp.conftest import TEST_REDIS
-
-    database = settings.DATABASES["default"]
-    if not database["ENGINE"].endswith("sqlite3"):
-        pytest.skip("the browser tests run on the SQLite pass")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database['NAME']}", "MEDIA_ROOT": str(media),
-           "REDIS_URL": TEST_REDIS}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "webapp.config.asgi:application", "--port", str(port),
-                               "--no-access-log"], cwd=Path(__file__).resolve().parents[2], env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=20)
-
-
 def test_train_from_the_form_and_watch_the_chart_grow(page, asgi_server, api, alice, worker, channel_layer_redis):
     from tests.webapp.conftest import colour_version
     from webapp.training.models import TrainingJob
@@ -193,3 +161,47 @@ def test_evaluation_confusion_cell_and_one_key_relabel(page, asgi_server, api, a
         page.wait_for_selector("#mistakes .cell[data-relabeled]")
         second_class = page.locator("#per-class tr").nth(2).locator("td").first.inner_text()
         assert list(Image.objects.get(id=image_id).labels.values_list("name", flat=True)) == [second_class]
+
+
+def test_drop_images_on_a_model_and_see_top_classes_with_latency(page, asgi_server, api, alice, serving,
+                                                                 colour_artifact, tmp_path):
+    from tests.webapp.conftest import colour_jpeg, import_model
+
+    model = import_model(api, colour_artifact, name="colour-squares")
+    files = []
+    for label, name in enumerate(("red", "green", "blue")):
+        files.append(tmp_path / f"{name}-square.jpg")
+        files[-1].write_bytes(colour_jpeg(label, seed=label + 40, size=96))
+    (tmp_path / "notes.png").write_bytes(b"\x89PNG\r\n\x1a\n but nothing more")
+    files.append(tmp_path / "notes.png")
+
+    page.goto(f"{asgi_server}/signin/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "wonderland-42")
+    page.click("button[type=submit]")
+    page.goto(f"{asgi_server}/models/")
+    page.click("text=colour-squares")
+    page.set_input_files("#predict-files", [str(path) for path in files])
+    page.wait_for_function("document.querySelectorAll('.prediction:not(.pending)').length === 4")
+    cards = {card.query_selector("h3").inner_text(): card for card in page.query_selector_all(".prediction")}
+    for name in ("red", "green", "blue"):
+        card = cards[f"{name}-square.jpg"]
+        assert card.get_attribute("data-top") == name
+        assert len(card.query_selector_all("ol.bars li")) == 3
+        assert "ms for the model" in card.query_selector(".latency").inner_text()
+    assert "failed" in cards["notes.png"].get_attribute("class")
+    assert "corrupt" in cards["notes.png"].query_selector(".latency").inner_text()
+    _shot(page, "5-predict")
+
+    # A batch transform from the same page, with its progress bar, then its output.
+    from tests.webapp.conftest import zip_bytes
+
+    archive = tmp_path / "photos.zip"
+    archive.write_bytes(zip_bytes({f"{i}.jpg": colour_jpeg(i % 3, seed=i) for i in range(30)}))
+    page.goto(f"{asgi_server}/models/{model['id']}/")
+    page.set_input_files("#id_input", str(archive))
+    page.click("#transform-form button[type=submit]")
+    page.wait_for_selector("#transform-output:not([hidden])", timeout=60000)
+    assert page.inner_text("#transform-count") == "30 / 30"
+    assert page.get_attribute("#transform-progress", "value") == "1"
+    _shot(page, "6-batch-transform")

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "webapp.accounts",
     "webapp.datasets",
     "webapp.training",
+    "webapp.registry",
 ]
 
 MIDDLEWARE = [
@@ -158,3 +159,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Prediction: a request waits this long for a serving worker; SageMaker's own payload limit.
+SERVING_TIMEOUT_SECONDS = env_int("SERVING_TIMEOUT_SECONDS", 30)
+INVOCATION_MAX_BYTES = env_int("INVOCATION_MAX_BYTES", 6 * 1024 * 1024)

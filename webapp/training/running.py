@@ -109,6 +109,12 @@ def job_run(*, job_id: int, worker: str) -> str:
         heartbeat.stopped.set()
     artifact = f"{job.directory}/model.tar.gz"
     _evaluate(job, media / artifact, versions / "val.rec", recorder)
+    from webapp.registry.services import model_register_trained
+
+    job.refresh_from_db()
+    job.artifact = artifact
+    model = model_register_trained(job=job)
+    recorder(Log(f"Model {model.name} is ready to predict: POST /endpoints/{model.name}/invocations"))
     _finish(job, recorder, TrainingJob.State.SUCCEEDED, artifact=artifact, progress=1.0, eta=0)
     return TrainingJob.State.SUCCEEDED
 

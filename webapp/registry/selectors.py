@@ -1,0 +1,23 @@
+"""Reads of the registry, always through the owner."""
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from webapp.registry.models import BatchTransform, Model
+
+
+def model_list(*, user) -> QuerySet[Model]:
+    return Model.objects.filter(owner=user).select_related("job__version__dataset")
+
+
+def model_get(*, user, model_id: int) -> Model:
+    return get_object_or_404(model_list(user=user), id=model_id)
+
+
+def transform_list(*, user) -> QuerySet[BatchTransform]:
+    return BatchTransform.objects.filter(owner=user).select_related("model")
+
+
+def transform_get(*, user, transform_id: int) -> BatchTransform:
+    return get_object_or_404(transform_list(user=user), id=transform_id)

@@ -1,0 +1,234 @@
+"""Writes to the registry: models from jobs and imports, defaults, deletion, batch transforms."""
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from webapp.datasets.services.classes import ServiceError
+from webapp.registry.models import ENDPOINT_NAME, BatchTransform, Model
+from webapp.training.models import TrainingJob
+
+
+def _media(relative: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / relative
+
+
+def _endpoint_name(text: str) -> str:
+    name = re.sub(r"[^a-zA-Z0-9-]+", "-", slugify(text)).strip("-")[:63].strip("-")
+    return name or "model"
+
+
+def _free_name(owner, wanted: str) -> str:
+    name, n = wanted, 2
+    while Model.objects.filter(owner=owner, name=name).exists():
+        suffix = f"-{n}"
+        name, n = wanted[: 63 - len(suffix)] + suffix, n + 1
+    return name
+
+
+def _check_name(owner, name: str, *, exclude: int | None = None) -> str:
+    name = (name or "").strip()
+    try:
+        ENDPOINT_NAME(name)
+    except Exception:
+        raise ServiceError(f"{name!r} cannot be an endpoint name: use 1-63 letters, digits and hyphens, "
+                           "starting and ending with a letter or digit", "name") from None
+    if Model.objects.filter(owner=owner, name=name).exclude(id=exclude).exists():
+        raise ServiceError(f"you already have a model named {name!r}", "name")
+    return name
+
+
+def _shape(text: str) -> list[int]:
+    return [int(n) for n in str(text).split(",")]
+
+
+def model_register_trained(*, job: TrainingJob) -> Model:
+    """The model a succeeded job made; idempotent, since a redelivered job may succeed twice."""
+    existing = Model.objects.filter(job=job).first()
+    if existing:
+        return existing
+    hp = job.hyperparameters
+    path = _media(job.artifact)
+    with transaction.atomic():
+        model = Model.objects.create(
+            owner=job.owner, job=job, source=Model.Source.TRAINED, artifact=job.artifact,
+            name=_free_name(job.owner, _endpoint_name(f"{job.version.dataset.name}-v{job.version.number}-job{job.id}")),
+            size_bytes=path.stat().st_size if path.exists() else 0,
+            class_names=list(job.version.class_names), hyperparameters=hp,
+            image_shape=_shape(hp.get("image_shape", "3,224,224")), num_layers=int(hp.get("num_layers", 152)),
+            num_classes=int(hp.get("num_classes", len(job.version.class_names))), metrics=job.metrics,
+            is_default=not Model.objects.filter(owner=job.owner, is_default=True).exists(),
+        )
+    return model
+
+
+def model_import(*, owner, upload, name: str = "") -> Model:
+    """Keep an uploaded ``model.tar.gz`` (SageMaker's or IC Studio's) once its layout checks out;
+    a worker then loads it to check its weights against its network."""
+    from classifier import artifacts
+    from classifier.errors import ArtifactError
+
+    stem = re.sub(r"(\.tar)?\.gz$", "", Path(upload.name or "model").name)
+    name = _check_name(owner, name) if name else _free_name(owner, _endpoint_name(stem))
+    relative = f"models/{owner.id}/{uuid.uuid4().hex}/model.tar.gz"
+    target = _media(relative)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            unpacked = artifacts.read_artifact(target, Path(scratch))
+            shape = artifacts.architecture_of(unpacked)
+    except ArtifactError as error:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise ServiceError(str(error).replace(str(target), upload.name or "the upload"), "artifact") from None
+    num_classes = shape["num_classes"] or len(unpacked.class_names or [])
+    if not num_classes:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise ServiceError(f"{upload.name}: the network has no fc1 layer, so it is not an image-classification model",
+                           "artifact")
+    class_names = unpacked.class_names or [str(i) for i in range(num_classes)]
+    if len(class_names) != num_classes:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise ServiceError(f"{upload.name}: class-names.json names {len(class_names)} classes but the network has "
+                           f"{num_classes} outputs", "artifact")
+    try:
+        model = Model.objects.create(
+            owner=owner, name=name, source=Model.Source.IMPORTED, artifact=relative, size_bytes=target.stat().st_size,
+            class_names=class_names, hyperparameters=unpacked.hyperparameters, image_shape=list(shape["image_shape"]),
+            num_layers=shape["num_layers"], num_classes=num_classes, state=Model.State.VALIDATING,
+            is_default=not Model.objects.filter(owner=owner, is_default=True).exists(),
+        )
+    except IntegrityError:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise ServiceError(f"you already have a model named {name!r}", "name") from None
+    from workers.tasks import validate_model
+
+    transaction.on_commit(lambda: validate_model.delay(model.id))
+    return model
+
+
+def model_validate(*, model_id: int) -> str:
+    """In a worker: load the model as serving will, so a broken import is refused with its reason."""
+    from classifier.errors import ClassifierError
+    from classifier.inference import Predictor
+
+    model = Model.objects.get(id=model_id)
+    try:
+        predictor = Predictor(_media(model.artifact))
+    except (ClassifierError, OSError) as error:
+        Model.objects.filter(id=model.id).update(state=Model.State.INVALID, reason=str(error).replace(
+            str(_media(model.artifact)), model.name))
+        return Model.State.INVALID
+    except Exception as error:  # MXNet's own errors for shapes that do not fit the network
+        Model.objects.filter(id=model.id).update(state=Model.State.INVALID,
+                                                 reason=f"the weights do not fit the network: {error}"[:2000])
+        return Model.State.INVALID
+    Model.objects.filter(id=model.id).update(state=Model.State.READY, reason="",
+                                             num_classes=predictor.num_classes)
+    return Model.State.READY
+
+
+def model_update(*, model: Model, name: str | None = None, is_default: bool | None = None) -> Model:
+    if name is not None and name != model.name:
+        model.name = _check_name(model.owner, name, exclude=model.id)
+    with transaction.atomic():
+        if is_default:
+            Model.objects.filter(owner=model.owner, is_default=True).exclude(id=model.id).update(is_default=False)
+        if is_default is not None:
+            model.is_default = is_default
+        model.save()
+    return model
+
+
+def model_delete(*, model: Model) -> None:
+    """Delete the model and its file; refused while a job still has to read that file."""
+    if TrainingJob.objects.filter(base_artifact=model.artifact, state__in=["queued", "running"]).exists():
+        raise ServiceError("a queued or running incremental-training job starts from this model; "
+                           "cancel it or wait for it to finish first")
+    if model.transforms.filter(state__in=[BatchTransform.State.QUEUED, BatchTransform.State.RUNNING]).exists():
+        raise ServiceError("a batch transform is running with this model; wait for it to finish first")
+    artifact = _media(model.artifact)
+    with transaction.atomic():
+        for transform in model.transforms.all():
+            shutil.rmtree(_media(transform.directory), ignore_errors=True)
+        if model.job_id:
+            TrainingJob.objects.filter(id=model.job_id).update(artifact="")
+        was_default = model.is_default
+        model.delete()
+        if was_default:
+            successor = Model.objects.filter(owner=model.owner, state=Model.State.READY).first()
+            if successor:
+                Model.objects.filter(id=successor.id).update(is_default=True)
+    if model.source == Model.Source.IMPORTED:
+        shutil.rmtree(artifact.parent, ignore_errors=True)
+    else:
+        artifact.unlink(missing_ok=True)
+
+
+def transform_create(*, owner, model: Model, upload, lst_upload=None) -> BatchTransform:
+    """Store the input (a zip of images, or a .rec with an optional .lst for names) and queue the work."""
+    if model.state != Model.State.READY:
+        raise ServiceError(f"model {model.name} is {model.state}, not ready to predict", "model")
+    suffix = Path(upload.name or "").suffix.lower()
+    if suffix not in (".zip", ".rec"):
+        raise ServiceError(f"{upload.name}: send a .zip of images or a .rec (with its .lst for file names)", "input")
+    if lst_upload is not None and suffix != ".rec":
+        raise ServiceError("a .lst names the records of a .rec; send it with a .rec", "lst")
+    transform = BatchTransform.objects.create(
+        owner=owner, model=model, kind=BatchTransform.Kind.ZIP if suffix == ".zip" else BatchTransform.Kind.RECORDIO,
+        input_name=Path(upload.name).name[:255], directory="")
+    transform.directory = f"transforms/{owner.id}/{transform.id}"
+    transform.save(update_fields=["directory"])
+    folder = _media(transform.directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    for source, name in ((upload, f"input{suffix}"), (lst_upload, "input.lst")):
+        if source is not None:
+            with open(folder / name, "wb") as out:
+                for chunk in source.chunks():
+                    out.write(chunk)
+    from workers.tasks import batch_transform
+
+    transaction.on_commit(lambda: batch_transform.delay(transform.id))
+    return transform
+
+
+def transform_run(*, transform_id: int) -> str:
+    """In a worker: the whole input through the model; a redelivered run continues where it stopped."""
+    from classifier.errors import ClassifierError
+    from classifier.inference import Predictor
+    from classifier.transform import count_items, items_of, transform
+
+    job = BatchTransform.objects.select_related("model").get(id=transform_id)
+    if job.finished_state:
+        return job.state
+    folder = _media(job.directory)
+    source = folder / ("input.zip" if job.kind == BatchTransform.Kind.ZIP else "input.rec")
+    lst = folder / "input.lst"
+    try:
+        total = count_items(source)
+        BatchTransform.objects.filter(id=job.id).update(state=BatchTransform.State.RUNNING, total=total)
+        predictor = Predictor(_media(job.model.artifact))
+
+        def progress(done: int, failed: int) -> None:
+            BatchTransform.objects.filter(id=job.id).update(done=done, failed=failed)
+
+        lines, failed = transform(predictor, items_of(source, lst if lst.exists() else None),
+                                  _media(job.output), on_progress=progress)
+    except (ClassifierError, OSError) as error:
+        BatchTransform.objects.filter(id=job.id).update(
+            state=BatchTransform.State.FAILED, reason=str(error).replace(str(source), job.input_name),
+            finished=timezone.now())
+        return BatchTransform.State.FAILED
+    BatchTransform.objects.filter(id=job.id).update(state=BatchTransform.State.SUCCEEDED, done=lines, total=lines,
+                                                    finished=timezone.now())
+    return BatchTransform.State.SUCCEEDED

@@ -1,0 +1,155 @@
+"""``python -m workers.serving``: a serving worker, answering the web app's prediction requests.
+
+It keeps models loaded (an LRU within ``--memory-mb``), takes every request waiting on the queue
+(up to ``--max-batch``, waiting ``--batch-window-ms`` for more), groups them by model and answers
+each group with one forward pass. Run as many as the machines allow: they share one queue.
+It needs only Redis and the media files, never the database.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import redis
+
+from workers.serving_protocol import (HEARTBEAT_TTL_SECONDS, QUEUE, REPLY_TTL_SECONDS, WORKER_PREFIX, Request,
+                                      encode_reply, reply_key)
+
+log = logging.getLogger("icstudio.serving")
+
+
+class ServingWorker:
+    def __init__(self, redis_url: str, *, memory_bytes: int = 2 << 30, max_batch: int = 32, window: float = 0.002,
+                 name: str | None = None):
+        from classifier.inference import default_context
+        from classifier.serving import ModelCache
+
+        self.redis = redis.Redis.from_url(redis_url, socket_keepalive=True)
+        self.cache = ModelCache(memory_bytes)
+        self.max_batch, self.window = max_batch, window
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.device = str(default_context())
+        self.stopped = threading.Event()
+        self.answered = 0
+        self.batches = 0
+        self._beat_at = 0.0
+
+    def run(self) -> None:
+        log.info("serving worker %s on %s, waiting for requests", self.name, self.device)
+        try:
+            while not self.stopped.is_set():
+                self._heartbeat()
+                raw = self._take()
+                if raw:
+                    self._answer_safely(raw)
+        finally:
+            self.redis.delete(WORKER_PREFIX + self.name)
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._beat_at < 2:
+            return
+        self._beat_at = now
+        self.redis.set(WORKER_PREFIX + self.name, json.dumps({
+            "device": self.device, "models": self.cache.keys, "answered": self.answered, "batches": self.batches,
+        }), ex=HEARTBEAT_TTL_SECONDS)
+
+    def _take(self) -> list[bytes]:
+        first = self.redis.blpop([QUEUE], timeout=1)
+        if first is None:
+            return []
+        taken = [first[1]]
+        deadline = time.monotonic() + self.window
+        while len(taken) < self.max_batch:
+            more = self.redis.lpop(QUEUE, self.max_batch - len(taken))
+            if more:
+                taken.extend(more)
+                continue
+            if time.monotonic() >= deadline:
+                break
+            # Not BLPOP: Redis checks blocking timeouts on its cron tick (100 ms at hz 10), so a 2 ms
+            # BLPOP can block for up to 100 ms. A few LPOPs a millisecond cost nothing.
+            time.sleep(0.0003)
+        return taken
+
+    def _answer_safely(self, raw: list[bytes]) -> None:
+        requests = []
+        for item in raw:
+            try:
+                requests.append(Request.decode(item))
+            except (ValueError, KeyError) as error:
+                log.warning("dropped a malformed request: %s", error)
+        try:
+            self.answer(requests)
+        except Exception as error:  # a bug must fail these requests, not stop the worker
+            log.exception("answering %d requests failed", len(requests))
+            pipe = self.redis.pipeline(transaction=False)
+            for request in requests:
+                pipe.rpush(reply_key(request.id), encode_reply(error=f"internal error: {error}", kind="model",
+                                                               worker=self.name))
+                pipe.expire(reply_key(request.id), REPLY_TTL_SECONDS)
+            pipe.execute()
+
+    def answer(self, requests: list[Request]) -> None:
+        from classifier.errors import ClassifierError
+        from classifier.serving import predict_each
+
+        by_model: dict[str, list[Request]] = defaultdict(list)
+        for request in requests:
+            if not request.expired:  # its client gave up; spend nothing on it
+                by_model[request.artifact].append(request)
+        replies = []
+        for artifact, group in by_model.items():
+            try:
+                predictor = self.cache.get(Path(artifact))
+            except (ClassifierError, OSError) as error:
+                log.warning("cannot load %s: %s", artifact, error)
+                replies += [(r, encode_reply(error=f"the model cannot be loaded: {error}", kind="model",
+                                             worker=self.name)) for r in group]
+                continue
+            answers = predict_each(predictor, [r.image for r in group])
+            self.batches += 1
+            for request, answer in zip(group, answers):
+                replies.append((request, encode_reply(
+                    probabilities=answer.probabilities, error=answer.error, kind="image" if answer.error else "",
+                    model_ms=answer.model_ms, batch_size=answer.batch_size, worker=self.name)))
+        pipe = self.redis.pipeline(transaction=False)
+        for request, reply in replies:
+            pipe.rpush(reply_key(request.id), reply)
+            pipe.expire(reply_key(request.id), REPLY_TTL_SECONDS)
+        pipe.execute()
+        self.answered += len(replies)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workers.serving", description=__doc__.splitlines()[0])
+    parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--memory-mb", type=int, default=int(os.environ.get("SERVING_MEMORY_MB", 2048)),
+                        help="models kept loaded, least recently used evicted first")
+    parser.add_argument("--max-batch", type=int, default=32)
+    parser.add_argument("--batch-window-ms", type=float, default=2.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
+    worker = ServingWorker(args.redis, memory_bytes=args.memory_mb << 20, max_batch=args.max_batch,
+                           window=args.batch_window_ms / 1000)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())  # finish the batch in hand, then leave
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
