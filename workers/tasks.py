@@ -22,10 +22,11 @@ def train_job(self, job_id: int) -> str:
 
 @app.task
 def requeue_stale_jobs() -> list[int]:
-    """Periodic (Celery beat): find jobs whose worker died and queue them to resume."""
+    """Periodic (Celery beat): find training jobs and batch transforms whose worker died; queue them to resume."""
+    from webapp.registry.services import transforms_requeue_stale
     from webapp.training.services import jobs_requeue_stale
 
-    return jobs_requeue_stale()
+    return jobs_requeue_stale() + transforms_requeue_stale()
 
 
 @app.task(acks_late=True, reject_on_worker_lost=True)
@@ -36,9 +37,9 @@ def validate_model(model_id: int) -> str:
     return model_validate(model_id=model_id)
 
 
-@app.task(acks_late=True, reject_on_worker_lost=True)
-def batch_transform(transform_id: int) -> str:
+@app.task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def batch_transform(self, transform_id: int) -> str:
     """Resumable: a redelivered transform continues after the last line it wrote."""
     from webapp.registry.services import transform_run
 
-    return transform_run(transform_id=transform_id)
+    return transform_run(transform_id=transform_id, worker=self.request.hostname or "worker")

@@ -1,4 +1,4 @@
-"""``python -m classifier {pack,train,predict,serve,fetch-pretrained}``: the command line the workers and scripts rely on.
+"""``python -m classifier {pack,train,predict,serve,transform,fetch-pretrained}``: the command line the workers and scripts rely on.
 
 Each sub-command lives in its own module with ``add_parser(subparsers)``, which sets ``func``.
 User errors print one line and exit 2; anything else is a bug and keeps its traceback.
@@ -11,7 +11,7 @@ import sys
 
 from classifier.errors import ClassifierError
 
-COMMANDS = ("pack", "train", "predict", "serve", "fetch")
+COMMANDS = ("pack", "train", "predict", "serve", "transform", "fetch")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ from tests.classifier.conftest import run_cli
 
 def test_help_lists_every_command():
     result = run_cli("--help")
-    for command in ("pack", "train", "predict", "fetch-pretrained"):
+    for command in ("pack", "train", "predict", "serve", "transform", "fetch-pretrained"):
         assert command in result.stdout
     assert "--hyperparameters" in run_cli("train", "--help").stdout
 

@@ -167,3 +167,17 @@ def test_model_cache_keeps_models_warm_within_its_memory_budget(digits_model, tm
     assert cache.loads == 3
     cache.get(copies[1])
     assert cache.loads == 4
+
+
+def test_transform_command_names_each_line_from_the_lst(digits_model, digits_records, tmp_path):
+    from classifier.lst import read_lst
+    from tests.classifier.conftest import run_cli
+
+    output = tmp_path / "val.jsonl"
+    result = run_cli("transform", digits_model["artifact"], digits_records["validation"],
+                     "--lst", digits_records["validation_lst"], "--output", output, "--no-progress")
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    entries = read_lst(digits_records["validation_lst"])
+    assert [row["file"] for row in rows] == [entry.path for entry in entries]
+    right = sum(int(np.argmax(row["prediction"])) == entry.label for row, entry in zip(rows, entries))
+    assert right / len(rows) >= 0.97 and f"{len(rows)} lines written" in result.stderr

@@ -29,7 +29,9 @@ def page(monkeypatch):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"])
+            "--no-first-run", "--disable-sync",
+            # A webcam that shows a test pattern, and no permission prompt for it.
+            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(20000)
         yield page
@@ -192,6 +194,15 @@ def test_drop_images_on_a_model_and_see_top_classes_with_latency(page, asgi_serv
     assert "failed" in cards["notes.png"].get_attribute("class")
     assert "corrupt" in cards["notes.png"].query_selector(".latency").inner_text()
     _shot(page, "5-predict")
+
+    page.click("#webcam-start")
+    page.wait_for_function("document.getElementById('webcam-video').readyState >= 2")
+    page.click("#webcam-snap")
+    page.wait_for_function("document.querySelectorAll('.prediction:not(.pending)').length === 5")
+    snapshot = page.query_selector(".prediction")  # the newest comes first
+    assert snapshot.query_selector("h3").inner_text().startswith("webcam-")
+    assert snapshot.get_attribute("data-top") in ("red", "green", "blue")
+    page.click("#webcam-stop")
 
     # A batch transform from the same page, with its progress bar, then its output.
     from tests.webapp.conftest import zip_bytes

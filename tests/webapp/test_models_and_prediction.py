@@ -305,3 +305,32 @@ def test_a_transform_resumes_after_the_last_whole_line(colour_artifact, tmp_path
                               on_progress=lambda done, _: seen.append(done))
     assert (lines, failed) == (10, 0) and seen[0] == 8
     assert [json.loads(line)["file"] for line in output.read_text().splitlines()] == [f"{i}.jpg" for i in range(10)]
+
+
+def test_a_transform_whose_worker_died_is_requeued_and_continues_after_its_last_line(
+        api, alice, worker, colour_artifact, media):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webapp.registry.models import BatchTransform, Model
+    from webapp.registry.services import transforms_requeue_stale
+
+    model = Model.objects.get(id=import_model(api, colour_artifact, name="colour-squares")["id"])
+    transform = BatchTransform.objects.create(
+        owner=alice, model=model, kind="zip", input_name="photos.zip", directory="transforms/dead",
+        state="running", worker="celery@lost-machine", heartbeat=timezone.now() - timedelta(hours=1), done=3, total=9)
+    folder = Path(media) / transform.directory
+    folder.mkdir(parents=True)
+    (folder / "input.zip").write_bytes(zip_bytes({f"{i}.jpg": colour_jpeg(i % 3, seed=i) for i in range(9)}))
+    # What the dead worker wrote: three whole lines (marked, to tell them apart) and a torn fourth.
+    written = [json.dumps({"file": f"{i}.jpg", "prediction": [0.25, 0.25, 0.5], "mark": "before"}) for i in range(3)]
+    (folder / "output.jsonl.partial").write_text("\n".join(written) + '\n{"file": "3.j')
+
+    assert transforms_requeue_stale() == [transform.id]
+    assert transforms_requeue_stale() == []  # once
+    finished = _wait(lambda: (t := api.get(f"/api/transforms/{transform.id}/").json())["state"] == "succeeded" and t)
+    assert finished["done"] == finished["total"] == 9
+    rows = [json.loads(line) for line in (folder / "output.jsonl").read_text().splitlines()]
+    assert [row["file"] for row in rows] == [f"{i}.jpg" for i in range(9)]
+    assert [row.get("mark") for row in rows] == ["before"] * 3 + [None] * 6

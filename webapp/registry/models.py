@@ -72,6 +72,8 @@ class BatchTransform(models.Model):
     total = models.IntegerField(default=0)
     done = models.IntegerField(default=0)
     failed = models.IntegerField(default=0)  # images that could not be decoded (their lines carry "error")
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)  # a stale one means its worker died: requeued
     created = models.DateTimeField(auto_now_add=True)
     finished = models.DateTimeField(null=True, blank=True)
 

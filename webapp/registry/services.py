@@ -5,10 +5,12 @@ import re
 import shutil
 import tempfile
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -202,7 +204,7 @@ def transform_create(*, owner, model: Model, upload, lst_upload=None) -> BatchTr
     return transform
 
 
-def transform_run(*, transform_id: int) -> str:
+def transform_run(*, transform_id: int, worker: str = "worker") -> str:
     """In a worker: the whole input through the model; a redelivered run continues where it stopped."""
     from classifier.errors import ClassifierError
     from classifier.inference import Predictor
@@ -211,16 +213,22 @@ def transform_run(*, transform_id: int) -> str:
     job = BatchTransform.objects.select_related("model").get(id=transform_id)
     if job.finished_state:
         return job.state
+    stale = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_SECONDS)
+    claimed = BatchTransform.objects.filter(id=job.id).filter(
+        Q(state=BatchTransform.State.QUEUED) | Q(heartbeat__isnull=True) | Q(heartbeat__lt=stale)
+    ).update(state=BatchTransform.State.RUNNING, worker=worker, heartbeat=timezone.now())
+    if not claimed:
+        return "running elsewhere"  # a duplicate delivery while its first worker is alive
     folder = _media(job.directory)
     source = folder / ("input.zip" if job.kind == BatchTransform.Kind.ZIP else "input.rec")
     lst = folder / "input.lst"
     try:
         total = count_items(source)
-        BatchTransform.objects.filter(id=job.id).update(state=BatchTransform.State.RUNNING, total=total)
+        BatchTransform.objects.filter(id=job.id).update(total=total)
         predictor = Predictor(_media(job.model.artifact))
 
         def progress(done: int, failed: int) -> None:
-            BatchTransform.objects.filter(id=job.id).update(done=done, failed=failed)
+            BatchTransform.objects.filter(id=job.id).update(done=done, failed=failed, heartbeat=timezone.now())
 
         lines, failed = transform(predictor, items_of(source, lst if lst.exists() else None),
                                   _media(job.output), on_progress=progress)
@@ -232,3 +240,18 @@ def transform_run(*, transform_id: int) -> str:
     BatchTransform.objects.filter(id=job.id).update(state=BatchTransform.State.SUCCEEDED, done=lines, total=lines,
                                                     finished=timezone.now())
     return BatchTransform.State.SUCCEEDED
+
+
+def transforms_requeue_stale() -> list[int]:
+    """Running transforms whose worker stopped beating go back to the queue, to continue after their
+    last written line."""
+    from workers.tasks import batch_transform
+
+    stale = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_SECONDS)
+    requeued = []
+    for transform in BatchTransform.objects.filter(state=BatchTransform.State.RUNNING, heartbeat__lt=stale):
+        if BatchTransform.objects.filter(id=transform.id, state=BatchTransform.State.RUNNING,
+                                         heartbeat__lt=stale).update(state=BatchTransform.State.QUEUED):
+            batch_transform.delay(transform.id)
+            requeued.append(transform.id)
+    return requeued
