@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -200,7 +201,9 @@ class Hyperparameters:
 
     @property
     def effective_kv_store(self) -> str:
-        return self.kv_store or "device"
+        """Spec 0.7: ``device`` on one machine, ``dist_sync`` when MXNet's launcher started several workers."""
+        several = int(os.environ.get("DMLC_NUM_WORKER", "1")) > 1
+        return self.kv_store or ("dist_sync" if several else "device")
 
     def to_sagemaker(self) -> dict[str, str]:
         """The strings SageMaker would pass for these values; parsing them gives these values back."""

@@ -24,7 +24,6 @@ from classifier.invocation import _SIGNATURES, IMAGE_TYPES, JSON, JSON_LINES, js
 
 # Decoding allocates H x W x 3 bytes; above this an image is refused before it is decoded.
 MAX_PIXELS = 100_000_000
-PIL.Image.MAX_IMAGE_PIXELS = None  # our own limit above applies, with our own message
 
 
 def default_context() -> mx.Context:
@@ -109,6 +108,8 @@ def _check_header(image: bytes) -> None:
     try:
         with PIL.Image.open(io.BytesIO(image)) as header:
             width, height = header.size
+    except PIL.Image.DecompressionBombError as error:
+        raise ImageDecodeError(f"the image is too large to decode ({error})") from error
     except (PIL.UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise ImageDecodeError("the image data is corrupt and cannot be decoded") from error
     if width * height > MAX_PIXELS:

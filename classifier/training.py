@@ -195,6 +195,11 @@ def train(
     report = _Reporter(handlers)
     model_dir = Path(model_dir)
     work_dir = Path(work_dir) if work_dir is not None else model_dir / "work"
+    kvstore = _kvstore(hp)
+    workers, rank = (kvstore.num_workers, kvstore.rank) if not isinstance(kvstore, str) else (1, 0)
+    chief = rank == 0
+    if workers > 1:
+        work_dir = work_dir / f"worker-{rank}"  # each machine's checkpoints; the chief's make the artifact
     resume_dir, saved_dir = work_dir / "checkpoints", work_dir / "saved"
     for directory in (model_dir, resume_dir, saved_dir):
         directory.mkdir(parents=True, exist_ok=True)
@@ -208,9 +213,9 @@ def train(
     if dtype == "float16" and any(ctx.device_type != "gpu" for ctx in contexts):
         report.log("float16 needs a GPU (MXNet has no float16 GEMM on the CPU); training in float32")
         dtype = "float32"
-    kvstore = _kvstore(hp)
-    workers, rank = (kvstore.num_workers, kvstore.rank) if not isinstance(kvstore, str) else (1, 0)
-    chief = rank == 0
+    # dist_sync sums every worker's gradient: scale by the global batch, as MXNet's Module does, so
+    # the update is the mean over all machines (mini_batch_size is per machine, as in SageMaker).
+    step_scale = workers if "_sync" in hp.effective_kv_store else 1
 
     train_idx = data.index_path(train_rec, work_dir)
     validation_idx = data.index_path(validation_rec, work_dir)
@@ -233,15 +238,19 @@ def train(
     if dtype == "float16":
         net.cast("float16")
     net.hybridize(static_alloc=True, static_shape=True)
+    # dist_sync: servers sum the gradients and every worker applies the same update itself, so its
+    # optimizer state can be checkpointed; dist_async must update on the servers.
+    asynchronous = hp.effective_kv_store == "dist_async"
     trainer = mx.gluon.Trainer(
         net.collect_params(), make_optimizer(hp, num_workers=workers, multi_precision=dtype == "float16"),
-        kvstore=kvstore,
+        kvstore=kvstore, update_on_kvstore=True if asynchronous else (False if workers > 1 else None),
     )
     state = checkpoints.LoopState()
     if resumed:
         state, params_file, states_file = resumed
         weights.load_params(net, weights.read_params(params_file), source=str(params_file))
-        trainer.load_states(str(states_file))
+        if Path(states_file).exists():  # dist_async keeps its optimizer state on the servers
+            trainer.load_states(str(states_file))
         report.log(f"Resuming from the checkpoint of Epoch[{state.epoch}]")
     else:
         for line in log_parameters(hp):
@@ -266,7 +275,7 @@ def train(
             with mx.autograd.record():
                 outputs, losses = _forward_losses(net, loss_fn, xs, ys, pos_weight, dtype)
             mx.autograd.backward(losses)
-            trainer.step(batch.data[0].shape[0])
+            trainer.step(batch.data[0].shape[0] * step_scale)
             valid = batch.data[0].shape[0] - batch.pad
             scores, labels = _numpy(outputs)[:valid], _numpy(ys)[:valid]
             counts = metrics.batch_counts(scores, labels, multi_label=hp.multi_label, top_k=hp.top_k)
@@ -301,11 +310,14 @@ def train(
         accuracy = validation_means["accuracy"]
         if chief:
             _keep_artifact_weights(net, hp, state, epoch, accuracy, saved_dir, report)
-        state.stopped_early = _early_stop(hp, state, epoch, accuracy, report)
+        # Workers that stopped at different epochs would wait for each other forever: with several,
+        # every epoch runs.
+        state.stopped_early = _early_stop(hp, state, epoch, accuracy, report) if workers == 1 else False
         state.elapsed = time.time() - run_started
         params_file, states_file = checkpoints.paths_for(resume_dir, epoch)
         weights.save_params(net, params_file)
-        trainer.save_states(str(states_file))
+        if not asynchronous:
+            trainer.save_states(str(states_file))
         checkpoints.commit(resume_dir, state)
         report.emit(Checkpoint(epoch, str(params_file)))
         done = epoch + 1

@@ -20,6 +20,8 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     task_track_started=True,
     broker_connection_retry_on_startup=True,
+    # Keep Django's LOGGING (plain or JSON lines, LOG_FORMAT) instead of Celery's own format.
+    worker_hijack_root_logger=False,
     beat_schedule={"requeue-stale-jobs": {"task": "workers.tasks.requeue_stale_jobs", "schedule": 30.0}},
     # An unacknowledged job message returns only after this; the heartbeat check resumes jobs sooner.
     broker_transport_options={"visibility_timeout": 12 * 3600},

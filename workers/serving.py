@@ -139,8 +139,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="models kept loaded, least recently used evicted first")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--batch-window-ms", type=float, default=2.0)
+    parser.add_argument("--healthcheck", action="store_true",
+                        help="exit 0 if a serving worker on this host is beating, else 1 (for container health)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
+    if args.healthcheck:
+        found = redis.Redis.from_url(args.redis).keys(f"{WORKER_PREFIX}{socket.gethostname()}:*")
+        return 0 if found else 1
+    from webapp.config.logs import configure
+
+    configure()
     worker = ServingWorker(args.redis, memory_bytes=args.memory_mb << 20, max_batch=args.max_batch,
                            window=args.batch_window_ms / 1000)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())  # finish the batch in hand, then leave

@@ -1,6 +1,7 @@
 """Thin tasks: they take ids, re-read the rows and call a service."""
 from __future__ import annotations
 
+from workers import presence  # noqa: F401  (connects the worker's heartbeat to its start)
 from workers.celery import app
 
 

@@ -33,6 +33,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--class-names", type=Path, help="JSON list, or one name per line, in label order")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    distributed = parser.add_argument_group(
+        "several machines", "MXNet's parameter server, as SageMaker trains with instance_count > 1 "
+        "(kv_store defaults to dist_sync; set dist_async in the hyperparameters for asynchronous updates)")
+    distributed.add_argument("--workers", type=int, default=1, help="training processes (one per machine)")
+    distributed.add_argument("--servers", type=int, default=1, help="parameter servers, with --workers > 1")
+    distributed.add_argument("--launcher", default="local", help="local (this machine), ssh, mpi, sge or yarn")
+    distributed.add_argument("--hostfile", type=Path, help="machines for the ssh or mpi launcher, one a line")
     parser.set_defaults(func=run)
 
 
@@ -87,8 +94,35 @@ class _ProgressBar:
             self.bar = None
 
 
+def _relaunch(args: argparse.Namespace) -> int:
+    """The same command once more, under MXNet's launcher, without the launcher's own options."""
+    import sys
+
+    from classifier.distributed import launch
+
+    argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=")[0]
+        if name in ("--workers", "--servers", "--launcher", "--hostfile"):
+            skip = "=" not in arg
+            continue
+        argv.append(arg)
+    # Each worker shows its own epochs in the log; progress bars from several processes would interleave.
+    if "--no-progress" not in argv:
+        argv.append("--no-progress")
+    return launch([sys.executable, "-m", "classifier", *argv], workers=args.workers, servers=args.servers,
+                  launcher=args.launcher, hostfile=args.hostfile)
+
+
 def run(args: argparse.Namespace) -> int:
+    from classifier.distributed import under_launcher
     from classifier.hyperparameters import parse_hyperparameters
+
+    if args.workers > 1 and not under_launcher():
+        return _relaunch(args)
     from classifier.training import train
 
     image_mode = args.train_lst is not None or args.validation_lst is not None
@@ -111,5 +145,6 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             resize=None if image_mode else hp.resize,
         )
-    print(json.dumps({"model": str(result.artifact), **{k: v for k, v in result.metrics.items()}}))
+    if result.artifact.exists():  # only the chief writes it
+        print(json.dumps({"model": str(result.artifact), **{k: v for k, v in result.metrics.items()}}))
     return 0

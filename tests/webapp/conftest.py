@@ -96,11 +96,24 @@ def worker(transactional_db, settings):
 
     from workers.celery import app
 
+    from celery.contrib.testing.worker import test_worker_started
+    from celery.signals import worker_ready
+
+    from workers import presence
+
+    def ready(sender, worker, consumer, **_):  # what `celery worker` sends and the test harness does not
+        worker_ready.send(sender=consumer)
+
     app.conf.update(broker_url=TEST_REDIS, result_backend=TEST_REDIS)
     with app.pool.acquire(block=True) as connection:
         connection.default_channel.client.flushdb()
-    with start_worker(app, queues=["cpu", "gpu"], perform_ping_check=False, pool="solo", shutdown_timeout=30):
-        yield app
+    test_worker_started.connect(ready, weak=False)
+    try:
+        with start_worker(app, queues=["cpu", "gpu"], perform_ping_check=False, pool="solo", shutdown_timeout=30):
+            yield app
+    finally:
+        test_worker_started.disconnect(ready)
+        presence.stop()
 
 
 @pytest.fixture

@@ -216,3 +216,8 @@ def test_drop_images_on_a_model_and_see_top_classes_with_latency(page, asgi_serv
     assert page.inner_text("#transform-count") == "30 / 30"
     assert page.get_attribute("#transform-progress", "value") == "1"
     _shot(page, "6-batch-transform")
+
+    page.click("nav >> text=Health")
+    assert page.inner_text("#health-overall") == "all good"
+    assert "serving on cpu" in page.inner_text("[data-check=workers]")
+    _shot(page, "7-health")

@@ -10,6 +10,7 @@ from pathlib import Path
 import dj_database_url
 
 from webapp.config.env import env_bool, env_int, env_list, env_str
+from webapp.config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = Path(env_str("ICSTUDIO_VAR", str(BASE_DIR / "var")))
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "webapp.datasets",
     "webapp.training",
     "webapp.registry",
+    "webapp.operations",
 ]
 
 MIDDLEWARE = [
@@ -153,12 +155,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# LOG_FORMAT=json: one JSON object a line, from the web server, the Celery workers and the serving workers.
+LOGGING = logging_config(env_str("LOG_LEVEL", "INFO"), env_str("LOG_FORMAT", "plain"))
 
 # Prediction: a request waits this long for a serving worker; SageMaker's own payload limit.
 SERVING_TIMEOUT_SECONDS = env_int("SERVING_TIMEOUT_SECONDS", 30)

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("webapp.accounts.urls")),
     path("", include("webapp.training.urls")),
     path("", include("webapp.registry.urls")),
+    path("", include("webapp.operations.urls")),
     path("api/", include("webapp.datasets.api_urls")),
     path("api/", include("webapp.accounts.api_urls")),
     path("api/", include("webapp.training.api_urls")),

@@ -1,0 +1,93 @@
+"""docker-compose.yml and its images, checked by parsing them (Docker cannot run here)."""
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_SERVICES = ("migrate", "web", "worker-cpu", "beat", "worker-serve", "worker-gpu")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_every_part_of_the_system_is_a_service(compose):
+    services = compose["services"]
+    assert set(services) == {"postgres", "redis", *APP_SERVICES}
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert services["redis"]["image"].startswith("redis:")
+    assert {"pgdata", "media", "redisdata"} <= set(compose["volumes"])
+    assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+
+
+def test_app_services_share_settings_media_and_wait_for_their_dependencies(compose):
+    for name in APP_SERVICES:
+        service = compose["services"][name]
+        env = service["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"], name
+        assert env["REDIS_URL"].startswith("redis://redis:6379"), name
+        assert env["MEDIA_ROOT"] == "/data/media" and "media:/data/media" in service["volumes"], name
+        assert "SECRET_KEY" in env, name
+        depends = service["depends_on"]
+        assert depends["postgres"]["condition"] == depends["redis"]["condition"] == "service_healthy", name
+        if name != "migrate":
+            assert depends["migrate"]["condition"] == "service_completed_successfully", name
+        assert "container_name" not in service  # --scale needs generated names
+
+
+def test_health_checks_where_something_can_be_asked(compose):
+    for name in ("postgres", "redis", "web", "worker-cpu", "worker-serve", "worker-gpu"):
+        test = compose["services"][name]["healthcheck"]["test"]
+        assert test[0] in ("CMD", "CMD-SHELL") and len(test) >= 2, name
+
+
+def test_gpu_workers_get_cuda_11_2_with_cudnn_8_and_a_device_reservation(compose):
+    gpu = compose["services"]["worker-gpu"]
+    assert gpu["build"]["dockerfile"] == "Dockerfile.gpu"
+    dockerfile = (ROOT / "Dockerfile.gpu").read_text()
+    assert re.search(r"^FROM nvidia/cuda:11\.2[\d.]*-cudnn8-runtime", dockerfile, re.M)
+    assert 'pip install ".[gpu]"' in dockerfile and "python3.11" in dockerfile
+    [device] = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
+    assert "ports" not in gpu  # scaled copies must not fight over a host port
+    command = gpu["command"]
+    assert command[command.index("-Q") + 1] == "gpu" and command[command.index("--concurrency") + 1] == "1"
+    assert 'pip install ".[worker]"' in (ROOT / "Dockerfile").read_text()
+    assert "mxnet-cu112==1.9.1" in (ROOT / "pyproject.toml").read_text()
+
+
+def test_commands_name_modules_and_queues_that_exist(compose):
+    from workers.celery import app
+
+    queues_served = set()
+    for name in APP_SERVICES:
+        command = compose["services"][name]["command"]
+        if command[:2] == ["python", "-m"]:
+            module = command[2]
+            assert importlib.util.find_spec(module), (name, module)
+            if module == "uvicorn":
+                target_module, attribute = command[3].split(":")
+                assert importlib.util.find_spec(target_module) and attribute == "application"
+        elif command[0] == "celery":
+            assert command[1:3] == ["-A", "workers"]
+            if "-Q" in command:
+                queues_served |= set(command[command.index("-Q") + 1].split(","))
+        else:
+            assert command[:2] == ["python", "manage.py"], name
+    routed = {route["queue"] for route in app.conf.task_routes.values()} | {app.conf.task_default_queue}
+    assert routed <= queues_served
+    assert "beat" in compose["services"]["beat"]["command"]
+
+
+def test_every_variable_the_file_reads_is_documented(compose):
+    text = (ROOT / "docker-compose.yml").read_text()
+    readme = (ROOT / "README.md").read_text()
+    variables = set(re.findall(r"\$\{([A-Z_]+)", text))
+    assert {"SECRET_KEY", "POSTGRES_PASSWORD", "GPUS_PER_WORKER"} <= variables
+    assert not [v for v in variables if f"`{v}`" not in readme]

@@ -1,0 +1,102 @@
+"""What the health page checks: the database, Redis, the workers and their GPUs, and the disks.
+
+Each check answers within about a second and says what is wrong instead of raising.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+from workers.presence import PREFIX as WORKER_PREFIX
+from workers.serving_protocol import QUEUE as SERVING_QUEUE
+from workers.serving_protocol import WORKER_PREFIX as SERVING_PREFIX
+
+DISK_LOW_FRACTION = 0.05
+
+
+def _timed(check):
+    started = time.perf_counter()
+    try:
+        result = {"ok": True, **check()}
+    except Exception as error:  # a health check reports, it does not fail
+        result = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    result["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return result
+
+
+def database() -> dict:
+    def check():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return {"vendor": connection.vendor, "name": str(connection.settings_dict["NAME"])}
+    return _timed(check)
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+def redis_server() -> dict:
+    def check():
+        client = _redis()
+        client.ping()
+        info = client.info()
+        return {"version": info.get("redis_version"), "used_memory": info.get("used_memory_human"),
+                "training_queue": client.llen("gpu"), "cpu_queue": client.llen("cpu"),
+                "serving_queue": client.llen(SERVING_QUEUE)}
+    return _timed(check)
+
+
+def _beats(client: redis.Redis, prefix: str) -> dict[str, dict]:
+    found = {}
+    for key in client.scan_iter(match=prefix + "*", count=500):
+        value = client.get(key)
+        if value:
+            found[key.decode()[len(prefix):]] = json.loads(value)
+    return found
+
+
+def workers() -> dict:
+    def check():
+        client = _redis()
+        celery = _beats(client, WORKER_PREFIX)
+        serving = _beats(client, SERVING_PREFIX)
+        queues = {queue for beat in celery.values() for queue in beat.get("queues", [])}
+        missing = [queue for queue in ("cpu", "gpu") if queue not in queues]
+        result = {"celery": celery, "serving": serving, "missing_queues": missing}
+        if missing or not serving:
+            result["ok"] = False
+            result["error"] = "; ".join(
+                [f"no worker consumes the {queue} queue" for queue in missing]
+                + ([] if serving else ["no serving worker: real-time prediction is down"]))
+        return result
+    return _timed(check)
+
+
+def disks() -> dict:
+    def check():
+        places = {"media": Path(settings.MEDIA_ROOT), "var": Path(settings.VAR_DIR)}
+        result = {}
+        low = []
+        for name, path in places.items():
+            path.mkdir(parents=True, exist_ok=True)
+            usage = shutil.disk_usage(path)
+            result[name] = {"path": str(path), "total": usage.total, "used": usage.used, "free": usage.free}
+            if usage.free < DISK_LOW_FRACTION * usage.total:
+                low.append(f"{name} ({path}) has {usage.free >> 20} MB free")
+        if low:
+            return {"places": result, "ok": False, "error": "low on disk: " + ", ".join(low)}
+        return {"places": result}
+    return _timed(check)
+
+
+def report() -> dict:
+    checks = {"database": database(), "redis": redis_server(), "workers": workers(), "disk": disks()}
+    return {"ok": all(check["ok"] for check in checks.values()), "checks": checks}
