@@ -77,9 +77,24 @@
       document.getElementById("job-state").textContent = message.state;
       document.getElementById("job-reason").textContent = message.reason || "";
       finished = ["succeeded", "failed", "cancelled"].includes(message.state);
+      if (message.state === "succeeded" && !document.getElementById("job-model")) showModel();
     }
     if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; redraw(); }); }
   }
+
+  // The model this job made, linked as soon as the job succeeds (the page may predate it).
+  async function showModel() {
+    const models = await icApi.json("/api/models/").catch(() => []);
+    const model = models.find((m) => m.job === jobId());
+    if (!model) return;
+    const link = document.createElement("a");
+    link.id = "job-model";
+    link.className = "button";
+    link.href = `/models/${model.id}/`;
+    link.textContent = `Model ${model.name}: predict`;
+    document.querySelector(".title-row").append(link);
+  }
+  function jobId() { return Number(root.dataset.ws.match(/jobs\/(\d+)/)[1]); }
 
   let delay = 500;
   function connect() {

@@ -122,3 +122,17 @@ def test_highest_epoch_wins_when_several_params_are_present(tmp_path):
              "image-classification-0002.params": "", "image-classification-0010.params": ""}
     model = artifacts.read_artifact(_tarball(tmp_path / "m.tar.gz", files), tmp_path / "m")
     assert model.epochs == [2, 10] and model.params.name == "image-classification-0010.params"
+
+
+def test_an_image_claiming_a_huge_size_is_refused_before_decoding(digits_model):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    # A valid PNG header saying 40000 x 40000 pixels (4.8 GB decoded), with one tiny data chunk.
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 40000, 40000, 8, 2, 0, 0, 0))
+    png = b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    with pytest.raises(ImageDecodeError, match="too large|at most"):
+        Predictor(digits_model["artifact"]).predict([png])

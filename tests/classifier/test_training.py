@@ -234,3 +234,16 @@ def test_weighted_loss_weights_each_class_by_negatives_over_positives(tmp_path):
     positives = labels.sum(axis=0)
     np.testing.assert_allclose(weights_.asnumpy()[0], (40 - positives) / positives, rtol=1e-6)
     assert weights_.asnumpy()[0][0] < 1  # class 0 is in most images, so its positives weigh less
+
+
+def test_data_parallel_over_several_devices_learns_as_one_device_does(colours, tmp_path):
+    """The multi-GPU path (one replica per device, the batch split between them, gradients summed by
+    the device kvstore), run on two CPU contexts since this machine has no GPU."""
+    hp = _hp(epochs=3)
+    one = _train(colours, tmp_path / "one", hp=hp, contexts=[mx.cpu(0)])
+    two = _train(colours, tmp_path / "two", hp=hp, contexts=[mx.cpu(0), mx.cpu(1)])
+    assert two.metrics["validation:accuracy"] >= 0.9
+    assert abs(two.metrics["validation:accuracy"] - one.metrics["validation:accuracy"]) <= 0.1
+    # The same number of updates: the devices share each batch rather than taking one each.
+    assert two.history[-1]["train:loss"] < two.history[0]["train:loss"]
+    assert Predictor(two.artifact).predict([]).shape == (0, 3)

@@ -38,6 +38,13 @@ def page(monkeypatch):
         browser.close()
 
 
+def _sign_in(page, server):
+    page.goto(f"{server}/signin/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "wonderland-42")
+    page.click("button[type=submit]")
+
+
 def _shot(page, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -102,10 +109,7 @@ def test_train_from_the_form_and_watch_the_chart_grow(page, asgi_server, api, al
 
     version = colour_version(api)
 
-    page.goto(f"{asgi_server}/signin/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "wonderland-42")
-    page.click("button[type=submit]")
+    _sign_in(page, asgi_server)
     page.goto(f"{asgi_server}/versions/{version}/train/")
     assert page.input_value("#id_learning_rate") == "0.1" and page.input_value("#id_num_layers") == "152"
     assert page.is_disabled("#id_mode option[value=transfer]")  # no ImageNet weights in this model store
@@ -144,13 +148,11 @@ def test_evaluation_confusion_cell_and_one_key_relabel(page, asgi_server, api, a
         "learning_rate": "0.00001"}}, format="json").json()
     _wait(lambda: TrainingJob.objects.get(id=job["id"]).state == "succeeded")
 
-    page.goto(f"{asgi_server}/signin/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "wonderland-42")
-    page.click("button[type=submit]")
+    _sign_in(page, asgi_server)
     page.goto(f"{asgi_server}/jobs/{job['id']}/")
     page.wait_for_selector("#confusion td")
     assert sum(int(td) for td in page.locator("#confusion td").all_inner_texts()) == 12
+    assert page.inner_text("#job-model").startswith("Model colours-v1-job")
     _shot(page, "6-evaluation")
     cell = page.locator("#confusion td[data-true='0'][data-predicted='0']")
     cell.click()
@@ -177,10 +179,7 @@ def test_drop_images_on_a_model_and_see_top_classes_with_latency(page, asgi_serv
     (tmp_path / "notes.png").write_bytes(b"\x89PNG\r\n\x1a\n but nothing more")
     files.append(tmp_path / "notes.png")
 
-    page.goto(f"{asgi_server}/signin/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "wonderland-42")
-    page.click("button[type=submit]")
+    _sign_in(page, asgi_server)
     page.goto(f"{asgi_server}/models/")
     page.click("text=colour-squares")
     page.set_input_files("#predict-files", [str(path) for path in files])

@@ -108,6 +108,9 @@ def test_invalid_hyperparameters_are_reported_per_field(api, version):
     response = api.post("/api/jobs/", {"version": version, "mode": "transfer",
                                        "hyperparameters": {"num_layers": "18", "image_shape": "3,224,224"}}, format="json")
     assert "no ImageNet weights for ResNet-18" in response.json()["fields"]["num_layers"][0]
+    response = api.post("/api/jobs/", {"version": version, "hyperparameters": {**HYPERPARAMETERS,
+                                                                               "kv_store": "dist_sync"}}, format="json")
+    assert response.status_code == 400 and "--workers" in response.json()["fields"]["kv_store"][0]
 
 
 def test_cancel_stops_within_a_batch_and_keeps_the_checkpoint(api, version, media):

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from webapp.datasets.services.classes import ServiceError
+from webapp.datasets.services.storage import upload_save
 from webapp.registry.models import ENDPOINT_NAME, BatchTransform, Model
 from webapp.training.models import TrainingJob
 
@@ -81,11 +82,7 @@ def model_import(*, owner, upload, name: str = "") -> Model:
     stem = re.sub(r"(\.tar)?\.gz$", "", Path(upload.name or "model").name)
     name = _check_name(owner, name) if name else _free_name(owner, _endpoint_name(stem))
     relative = f"models/{owner.id}/{uuid.uuid4().hex}/model.tar.gz"
-    target = _media(relative)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
+    target = upload_save(upload, _media(relative))
     try:
         with tempfile.TemporaryDirectory() as scratch:
             unpacked = artifacts.read_artifact(target, Path(scratch))
@@ -195,9 +192,7 @@ def transform_create(*, owner, model: Model, upload, lst_upload=None) -> BatchTr
     folder.mkdir(parents=True, exist_ok=True)
     for source, name in ((upload, f"input{suffix}"), (lst_upload, "input.lst")):
         if source is not None:
-            with open(folder / name, "wb") as out:
-                for chunk in source.chunks():
-                    out.write(chunk)
+            upload_save(source, folder / name)
     from workers.tasks import batch_transform
 
     transaction.on_commit(lambda: batch_transform.delay(transform.id))

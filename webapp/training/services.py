@@ -46,6 +46,11 @@ def job_hyperparameters(*, version: DatasetVersion, hyperparameters: dict, mode:
         hp = parse_hyperparameters(given)
     except HyperparameterError as error:
         raise InvalidHyperparameters(error.problems) from None
+    if (hp.kv_store or "").startswith("dist"):
+        # Not silently ignored: a web job's worker trains on one machine, with every GPU it has.
+        raise InvalidHyperparameters({"kv_store": f"{hp.kv_store} spans several machines; a job here trains on "
+                                      "one worker with all its GPUs (kv_store device). For several machines run "
+                                      "`python -m classifier train ... --workers N --servers M`"})
     if mode == TrainingJob.Mode.TRANSFER and not pretrained_available(hp.num_layers):
         raise InvalidHyperparameters({"num_layers": f"no ImageNet weights for ResNet-{hp.num_layers} in the model store"})
     return hp.to_sagemaker()
@@ -82,13 +87,10 @@ def base_model_store(*, owner, upload) -> str:
 
     from classifier import artifacts
     from classifier.errors import ArtifactError
+    from webapp.datasets.services.storage import upload_save
 
     relative = f"uploads/{owner.id}/models/{uuid.uuid4().hex}/model.tar.gz"
-    target = Path(settings.MEDIA_ROOT) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
+    target = upload_save(upload, Path(settings.MEDIA_ROOT) / relative)
     try:
         with tempfile.TemporaryDirectory() as scratch:
             artifacts.read_artifact(target, Path(scratch))
