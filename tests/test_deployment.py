@@ -91,3 +91,14 @@ def test_every_variable_the_file_reads_is_documented(compose):
     variables = set(re.findall(r"\$\{([A-Z_]+)", text))
     assert {"SECRET_KEY", "POSTGRES_PASSWORD", "GPUS_PER_WORKER"} <= variables
     assert not [v for v in variables if f"`{v}`" not in readme]
+
+
+def test_the_inference_image_starts_as_sagemaker_starts_a_container():
+    """SageMaker runs `docker run IMAGE serve` and expects /ping and /invocations on port 8080."""
+    dockerfile = (ROOT / "Dockerfile.serve").read_text()
+    assert 'ENTRYPOINT ["python", "-m", "classifier"]' in dockerfile and 'CMD ["serve"]' in dockerfile
+    assert "EXPOSE 8080" in dockerfile
+    from classifier.cli import build_parser
+
+    args = build_parser().parse_args(["serve"])
+    assert (str(args.model), args.host, args.port) == ("/opt/ml/model", "0.0.0.0", 8080)
