@@ -42,21 +42,18 @@ def _per_class(names, truth: np.ndarray, predicted: np.ndarray) -> list[dict]:
 
 def evaluate(artifact_path: Path, rec_path: Path, *, batch_size: int = 32) -> Evaluation:
     predictor = Predictor(artifact_path)
-    try:
-        hp = parse_hyperparameters(predictor.hyperparameters)
-        with tempfile.TemporaryDirectory() as scratch:
-            idx_path = data.index_path(rec_path, Path(scratch))
-            keys = recordio.read_index(idx_path)
-            order = sorted(keys, key=keys.get)  # the iterator reads the file front to back
-            probabilities, labels = [], []
-            for batch in data.record_iter(rec_path, idx_path, hp, batch_size=batch_size, train=False):
-                scores = predictor.net(batch.data[0].as_in_context(predictor.context))
-                scores = mx.nd.sigmoid(scores) if predictor.multi_label else mx.nd.softmax(scores)
-                valid = batch.data[0].shape[0] - batch.pad
-                probabilities.append(scores.asnumpy()[:valid])
-                labels.append(batch.label[0].asnumpy()[:valid])
-    finally:
-        predictor.close()
+    hp = parse_hyperparameters(predictor.hyperparameters)
+    with tempfile.TemporaryDirectory() as scratch:
+        idx_path = data.index_path(rec_path, Path(scratch))
+        keys = recordio.read_index(idx_path)
+        order = sorted(keys, key=keys.get)  # the iterator reads the file front to back
+        probabilities, labels = [], []
+        for batch in data.record_iter(rec_path, idx_path, hp, batch_size=batch_size, train=False):
+            scores = predictor.net(batch.data[0].as_in_context(predictor.context))
+            scores = mx.nd.sigmoid(scores) if predictor.multi_label else mx.nd.softmax(scores)
+            valid = batch.data[0].shape[0] - batch.pad
+            probabilities.append(scores.asnumpy()[:valid])
+            labels.append(batch.label[0].asnumpy()[:valid])
     probs = np.concatenate(probabilities) if probabilities else np.zeros((0, predictor.num_classes))
     truth_values = np.concatenate(labels) if labels else np.zeros((0,))
     names = predictor.class_names

@@ -19,8 +19,7 @@ import PIL.Image
 from classifier import artifacts, weights
 from classifier.errors import ArtifactError, ImageDecodeError
 
-from classifier.invocation import _SIGNATURES, IMAGE_TYPES, JSON, JSON_LINES, json_line, render  # noqa: F401
-
+from classifier.invocation import _SIGNATURES
 
 # Decoding allocates H x W x 3 bytes; above this an image is refused before it is decoded.
 MAX_PIXELS = 100_000_000
@@ -98,9 +97,6 @@ class Predictor:
     def top_k(self, probabilities: np.ndarray, k: int = 5) -> list[dict]:
         order = np.argsort(-probabilities)[: min(k, len(probabilities))]
         return [{"index": int(i), "label": self.class_names[i], "probability": float(probabilities[i])} for i in order]
-
-    def close(self) -> None:
-        """Kept for callers written when the unpacked files lived as long as the predictor."""
 
 
 def _check_header(image: bytes) -> None:

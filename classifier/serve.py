@@ -14,7 +14,7 @@ import re
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from classifier.invocation import InvocationError, check_image, check_request, render
+from classifier.invocation import MAX_PAYLOAD_BYTES, InvocationError, check_image, check_request, render
 from classifier.serving import MicroBatcher
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,6 @@ class InvocationHandler(BaseHTTPRequestHandler):
 def make_server(model: Path, host: str = "0.0.0.0", port: int = 8080, *, max_batch: int = 32,
                 window: float = 0.002, max_bytes: int | None = None) -> InvocationServer:
     """Load ``model`` (a model.tar.gz or its unpacked directory) and bind; call ``serve_forever``."""
-    from classifier.invocation import MAX_PAYLOAD_BYTES
     from classifier.inference import Predictor
 
     batcher = MicroBatcher(Predictor(model), max_batch=max_batch, window=window)

@@ -51,13 +51,6 @@ def predict_each(predictor: Predictor, images: Sequence[bytes]) -> list[Answer]:
     return answers
 
 
-class _Evicting(cachetools.LRUCache):
-    def popitem(self):
-        key, predictor = super().popitem()
-        predictor.close()
-        return key, predictor
-
-
 class ModelCache:
     """Predictors kept loaded, least recently used evicted first once their memory passes the budget.
 
@@ -65,7 +58,7 @@ class ModelCache:
     """
 
     def __init__(self, budget_bytes: int, load: Callable[[Path], Predictor] = Predictor):
-        self._cache = _Evicting(maxsize=budget_bytes, getsizeof=lambda predictor: predictor.memory_bytes)
+        self._cache = cachetools.LRUCache(maxsize=budget_bytes, getsizeof=lambda predictor: predictor.memory_bytes)
         self._load = load
         self._lock = threading.Lock()
         self.loads = 0
@@ -83,9 +76,6 @@ class ModelCache:
                 except ValueError:
                     pass  # larger than the whole budget: answer with it, keep nothing
             return predictor
-
-    def __len__(self) -> int:
-        return len(self._cache)
 
     @property
     def keys(self) -> list[str]:
@@ -113,16 +103,8 @@ class MicroBatcher:
         batch = [self._queue.get()]
         deadline = time.monotonic() + self.window
         while len(batch) < self.max_batch:
-            try:
-                batch.append(self._queue.get_nowait())
-                continue
-            except queue.Empty:
-                pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(self._queue.get(timeout=remaining))
+            try:  # with no time left, still takes whatever is already queued
+                batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
             except queue.Empty:
                 break
         return batch

@@ -18,26 +18,26 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from classifier.inference import Predictor, json_line
+    from classifier.inference import Predictor
+    from classifier.invocation import json_line
+    from classifier.serving import predict_each
 
     if not args.model.is_file():
         raise ClassifierError(f"{args.model}: no such model file")
     predictor = Predictor(args.model)
     failed = 0
-    try:
-        for start in range(0, len(args.images), args.batch_size):
-            chunk = args.images[start : start + args.batch_size]
-            pixels, names = [], []
-            for path in chunk:
-                try:
-                    pixels.append(predictor.preprocess(path.read_bytes()))
-                    names.append(path)
-                except (ClassifierError, OSError) as error:
-                    failed += 1
-                    print(f"error: {path}: {error}", file=sys.stderr)
-            if pixels:
-                for path, row in zip(names, predictor.predict_arrays(pixels)):
-                    print(json_line(row, file=str(path)), flush=True)
-    finally:
-        predictor.close()
+    for start in range(0, len(args.images), args.batch_size):
+        readable = []
+        for path in args.images[start : start + args.batch_size]:
+            try:
+                readable.append((path, path.read_bytes()))
+            except OSError as error:
+                failed += 1
+                print(f"error: {path}: {error}", file=sys.stderr)
+        for (path, _), answer in zip(readable, predict_each(predictor, [image for _, image in readable])):
+            if answer.error:
+                failed += 1
+                print(f"error: {path}: {answer.error}", file=sys.stderr)
+            else:
+                print(json_line(answer.probabilities, file=str(path)), flush=True)
     return 1 if failed else 0

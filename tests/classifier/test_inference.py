@@ -12,7 +12,8 @@ import pytest
 
 from classifier import artifacts
 from classifier.errors import ArtifactError, ImageDecodeError
-from classifier.inference import Predictor, json_line, render
+from classifier.inference import Predictor
+from classifier.invocation import json_line, render
 
 PLAIN_MXNET = textwrap.dedent(
     """

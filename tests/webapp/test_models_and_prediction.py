@@ -81,11 +81,14 @@ def test_boto3_invoke_endpoint_against_the_web_app_gives_the_library_s_probabili
     assert status == 200 and int(np.argmax(json.loads(body))) == 1
     import botocore
 
-    try:
+    with pytest.raises(botocore.exceptions.ClientError) as refused:  # the endpoint name wins over TargetModel
         runtime.invoke_endpoint(EndpointName="anything", TargetModel="colour-squares", ContentType="image/jpeg",
                                 Body=images[0])
-    except botocore.exceptions.ClientError as error:  # the endpoint name wins over TargetModel
-        assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    # On /invocations the header names the model, over the default.
+    status, _, body = _post(f"{asgi_server}/invocations", images[1], {
+        "Content-Type": "image/jpeg", "Authorization": f"Token {_token(alice)}", "X-Amzn-SageMaker-Target-Model": "gone"})
+    assert status == 404 and "'gone'" in json.loads(body)["error"]
 
     status, _, body = _post(f"{asgi_server}/ping", None, {})  # a POST: not the health check
     assert status == 405

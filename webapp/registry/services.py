@@ -5,18 +5,18 @@ import re
 import shutil
 import tempfile
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
 from webapp.datasets.services.classes import ServiceError
 from webapp.datasets.services.storage import upload_save
 from webapp.registry.models import ENDPOINT_NAME, BatchTransform, Model
+from webapp.training.heartbeats import claim, stale_before
 from webapp.training.models import TrainingJob
 
 
@@ -41,7 +41,7 @@ def _check_name(owner, name: str, *, exclude: int | None = None) -> str:
     name = (name or "").strip()
     try:
         ENDPOINT_NAME(name)
-    except Exception:
+    except ValidationError:
         raise ServiceError(f"{name!r} cannot be an endpoint name: use 1-63 letters, digits and hyphens, "
                            "starting and ending with a letter or digit", "name") from None
     if Model.objects.filter(owner=owner, name=name).exclude(id=exclude).exists():
@@ -60,60 +60,63 @@ def model_register_trained(*, job: TrainingJob) -> Model:
         return existing
     hp = job.hyperparameters
     path = _media(job.artifact)
-    with transaction.atomic():
-        model = Model.objects.create(
-            owner=job.owner, job=job, source=Model.Source.TRAINED, artifact=job.artifact,
-            name=_free_name(job.owner, _endpoint_name(f"{job.version.dataset.name}-v{job.version.number}-job{job.id}")),
-            size_bytes=path.stat().st_size if path.exists() else 0,
-            class_names=list(job.version.class_names), hyperparameters=hp,
-            image_shape=_shape(hp.get("image_shape", "3,224,224")), num_layers=int(hp.get("num_layers", 152)),
-            num_classes=int(hp.get("num_classes", len(job.version.class_names))), metrics=job.metrics,
-            is_default=not Model.objects.filter(owner=job.owner, is_default=True).exists(),
-        )
-    return model
+    return Model.objects.create(
+        owner=job.owner, job=job, source=Model.Source.TRAINED, artifact=job.artifact,
+        name=_free_name(job.owner, _endpoint_name(f"{job.version.dataset.name}-v{job.version.number}-job{job.id}")),
+        size_bytes=path.stat().st_size if path.exists() else 0,
+        class_names=list(job.version.class_names), hyperparameters=hp,
+        image_shape=_shape(hp.get("image_shape", "3,224,224")), num_layers=int(hp.get("num_layers", 152)),
+        num_classes=int(hp.get("num_classes", len(job.version.class_names))), metrics=job.metrics,
+        is_default=not Model.objects.filter(owner=job.owner, is_default=True).exists(),
+    )
 
 
 def model_import(*, owner, upload, name: str = "") -> Model:
     """Keep an uploaded ``model.tar.gz`` (SageMaker's or IC Studio's) once its layout checks out;
-    a worker then loads it to check its weights against its network."""
-    from classifier import artifacts
-    from classifier.errors import ArtifactError
-
+    a worker then loads it to check its weights against its network. A refused file is not kept."""
     stem = re.sub(r"(\.tar)?\.gz$", "", Path(upload.name or "model").name)
     name = _check_name(owner, name) if name else _free_name(owner, _endpoint_name(stem))
     relative = f"models/{owner.id}/{uuid.uuid4().hex}/model.tar.gz"
     target = upload_save(upload, _media(relative))
     try:
+        model = _imported(owner=owner, name=name, relative=relative, shown_as=upload.name or "the upload")
+    except ServiceError:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise
+    from workers.tasks import validate_model
+
+    transaction.on_commit(lambda: validate_model.delay(model.id))
+    return model
+
+
+def _imported(*, owner, name: str, relative: str, shown_as: str) -> Model:
+    from classifier import artifacts
+    from classifier.errors import ArtifactError
+
+    target = _media(relative)
+    try:
         with tempfile.TemporaryDirectory() as scratch:
             unpacked = artifacts.read_artifact(target, Path(scratch))
             shape = artifacts.architecture_of(unpacked)
     except ArtifactError as error:
-        shutil.rmtree(target.parent, ignore_errors=True)
-        raise ServiceError(str(error).replace(str(target), upload.name or "the upload"), "artifact") from None
+        raise ServiceError(str(error).replace(str(target), shown_as), "artifact") from None
     num_classes = shape["num_classes"] or len(unpacked.class_names or [])
     if not num_classes:
-        shutil.rmtree(target.parent, ignore_errors=True)
-        raise ServiceError(f"{upload.name}: the network has no fc1 layer, so it is not an image-classification model",
+        raise ServiceError(f"{shown_as}: the network has no fc1 layer, so it is not an image-classification model",
                            "artifact")
     class_names = unpacked.class_names or [str(i) for i in range(num_classes)]
     if len(class_names) != num_classes:
-        shutil.rmtree(target.parent, ignore_errors=True)
-        raise ServiceError(f"{upload.name}: class-names.json names {len(class_names)} classes but the network has "
+        raise ServiceError(f"{shown_as}: class-names.json names {len(class_names)} classes but the network has "
                            f"{num_classes} outputs", "artifact")
     try:
-        model = Model.objects.create(
+        return Model.objects.create(
             owner=owner, name=name, source=Model.Source.IMPORTED, artifact=relative, size_bytes=target.stat().st_size,
             class_names=class_names, hyperparameters=unpacked.hyperparameters, image_shape=list(shape["image_shape"]),
             num_layers=shape["num_layers"], num_classes=num_classes, state=Model.State.VALIDATING,
             is_default=not Model.objects.filter(owner=owner, is_default=True).exists(),
         )
     except IntegrityError:
-        shutil.rmtree(target.parent, ignore_errors=True)
         raise ServiceError(f"you already have a model named {name!r}", "name") from None
-    from workers.tasks import validate_model
-
-    transaction.on_commit(lambda: validate_model.delay(model.id))
-    return model
 
 
 def model_validate(*, model_id: int) -> str:
@@ -208,11 +211,8 @@ def transform_run(*, transform_id: int, worker: str = "worker") -> str:
     job = BatchTransform.objects.select_related("model").get(id=transform_id)
     if job.finished_state:
         return job.state
-    stale = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_SECONDS)
-    claimed = BatchTransform.objects.filter(id=job.id).filter(
-        Q(state=BatchTransform.State.QUEUED) | Q(heartbeat__isnull=True) | Q(heartbeat__lt=stale)
-    ).update(state=BatchTransform.State.RUNNING, worker=worker, heartbeat=timezone.now())
-    if not claimed:
+    if not claim(BatchTransform.objects.filter(id=job.id), queued=BatchTransform.State.QUEUED,
+                 running=BatchTransform.State.RUNNING, worker=worker):
         return "running elsewhere"  # a duplicate delivery while its first worker is alive
     folder = _media(job.directory)
     source = folder / ("input.zip" if job.kind == BatchTransform.Kind.ZIP else "input.rec")
@@ -242,7 +242,7 @@ def transforms_requeue_stale() -> list[int]:
     last written line."""
     from workers.tasks import batch_transform
 
-    stale = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_SECONDS)
+    stale = stale_before()
     requeued = []
     for transform in BatchTransform.objects.filter(state=BatchTransform.State.RUNNING, heartbeat__lt=stale):
         if BatchTransform.objects.filter(id=transform.id, state=BatchTransform.State.RUNNING,

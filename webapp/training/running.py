@@ -4,15 +4,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Q
 from django.utils import timezone
 
 from classifier.events import Log
+from webapp.training.heartbeats import claim
 from webapp.training.models import TrainingJob
 from webapp.training.recording import JobRecorder
 
@@ -70,12 +69,8 @@ def job_run(*, job_id: int, worker: str) -> str:
         return TrainingJob.State.CANCELLED
     resuming = job.started is not None
     # Claim the job, unless another worker is alive on it (a duplicate delivery): then leave it be.
-    stale = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_SECONDS)
-    claimed = TrainingJob.objects.filter(id=job.id).filter(
-        Q(state=TrainingJob.State.QUEUED) | Q(heartbeat__isnull=True) | Q(heartbeat__lt=stale)
-    ).update(state=TrainingJob.State.RUNNING, worker=worker, heartbeat=timezone.now(),
-             started=job.started or timezone.now())
-    if not claimed:
+    if not claim(TrainingJob.objects.filter(id=job.id), queued=TrainingJob.State.QUEUED,
+                 running=TrainingJob.State.RUNNING, worker=worker, started=job.started or timezone.now()):
         return "running elsewhere"
     recorder.state(TrainingJob.State.RUNNING, f"resumed on {worker}" if resuming else f"started on {worker}")
     media = Path(settings.MEDIA_ROOT)

@@ -1,7 +1,6 @@
 """Writes on training jobs: create (validated as SageMaker validates), cancel."""
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -132,12 +131,11 @@ def job_cancel(*, job: TrainingJob) -> TrainingJob:
 def jobs_requeue_stale() -> list[int]:
     """Running jobs whose worker stopped beating (killed, machine lost) go back to the queue; the next
     worker resumes them from their last finished epoch. Nothing the user made is lost."""
-    from django.utils import timezone
-
+    from webapp.training.heartbeats import stale_before
     from webapp.training.recording import JobRecorder
     from workers.tasks import train_job
 
-    stale = timezone.now() - timedelta(seconds=settings.TRAINING_STALE_SECONDS)
+    stale = stale_before()
     requeued = []
     for job in TrainingJob.objects.filter(state=TrainingJob.State.RUNNING, heartbeat__lt=stale):
         reason = f"worker {job.worker or '?'} stopped responding; resuming from the last checkpoint"
