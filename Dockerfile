@@ -5,11 +5,15 @@ ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # libgomp: MXNet's OpenMP; libgl/libglib: none needed by opencv-python-headless.
 RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 curl && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
+# The versions CI tests (requirements/worker.txt: the project's dependencies and CPU MXNet), then the
+# project itself without letting pip choose anything else.
+COPY requirements/worker.txt requirements/
+RUN pip install --require-hashes -r requirements/worker.txt
 COPY pyproject.toml README.md ./
 COPY classifier classifier
 COPY webapp webapp
 COPY workers workers
-RUN pip install ".[worker]"
+RUN pip install --no-deps .
 COPY manage.py ./
 COPY templates templates
 COPY static static

@@ -53,7 +53,8 @@ SCHEMA: dict[str, ParamSpec] = dict([
     _p("early_stopping_patience", "int", "5", "Epochs without improvement before stopping.", minimum=1),
     _p("early_stopping_tolerance", "float", "0.0", "Relative gain in validation accuracy that counts as improvement.",
        minimum=0, maximum=1),
-    _p("epochs", "int", "30", "Passes over the training data.", minimum=1),
+    _p("epochs", "int", "30", "Passes over the training data; the model keeps the best epoch's weights unless "
+       "checkpoint_frequency is set.", minimum=1),
     _p("eps", "float", "1e-8", "Epsilon of adam and rmsprop.", minimum=0, maximum=1),
     _p("gamma", "float", "0.9", "RMSProp's decay of the squared-gradient average.", minimum=0, maximum=1),
     _p("image_shape", "shape", "3,224,224", "Network input as channels,height,width; transfer learning needs 3,224,224."),
@@ -66,12 +67,18 @@ SCHEMA: dict[str, ParamSpec] = dict([
     _p("mini_batch_size", "int", "32", "Images per batch on one machine, split across its GPUs.", minimum=1),
     _p("momentum", "float", "0.9", "Momentum of sgd and nag.", minimum=0, maximum=1),
     _p("multi_label", "flag", "0", "1: each image may carry several classes (sigmoid outputs)."),
-    _p("num_layers", "choice", "152", "ResNet depth: 18-200 for large images, 20-110 for small ones.", choices=DEPTHS),
-    _p("optimizer", "choice", "sgd", "Optimizer.", choices=("sgd", "adam", "rmsprop", "nag")),
+    _p("num_layers", "choice", "152", "ResNet depth: 20-110 are built for small images (up to about 128 px) and "
+       "train fast; 18-200 for large ones, much slower on a CPU.", choices=DEPTHS),
+    _p("optimizer", "choice", "sgd", "sgd (with momentum), nag, adam or rmsprop; each reads only its own settings below.",
+       choices=("sgd", "adam", "rmsprop", "nag")),
     _p("precision_dtype", "choice", "float32", "float16 trains in mixed precision on GPUs.",
        choices=("float32", "float16")),
-    _p("resize", "int", None, "Shorter side after resizing, before cropping; required for image (.lst) input.",
-       minimum=1),
+    _p("resize", "int", None, "Scales every image so that its shorter side has this many pixels, keeping its "
+       "aspect ratio: a larger image shrinks, a smaller one is enlarged, one of that size is left alone. Then "
+       "image_shape is cropped from it (the centre for validation, a random place when augmentation_type crops). "
+       "At least image_shape's larger side. Unset: images keep their size, a larger one is cropped to image_shape "
+       "without scaling, a smaller one is refused. Image (.lst) input needs it: images are resized once, "
+       "when packed.", minimum=1),
     _p("top_k", "int", None, "Also report top-k accuracy for this k.", minimum=2),
     _p("use_pretrained_model", "flag", "0", "1: start from ImageNet weights and train a new classifier layer."),
     _p("use_weighted_loss", "flag", "0", "1: weight each class's loss by its frequency (multi-label only)."),

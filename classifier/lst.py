@@ -129,9 +129,13 @@ def list_image_folder(
     return entries, class_names
 
 
-def split_stratified(entries: Sequence[ListEntry], train_ratio: float, seed: int = 100) -> tuple[list[ListEntry], list[ListEntry]]:
+def split_stratified(entries: Sequence[ListEntry], train_ratio: float, seed: int = 100, *,
+                     min_validation: int = 0) -> tuple[list[ListEntry], list[ListEntry]]:
     """Shuffle each class with ``seed`` and put ``train_ratio`` of it (rounded) in train; the same
-    seed gives the same split. Multi-label rows are grouped by their whole label vector."""
+    seed gives the same split. Multi-label rows are grouped by their whole label vector.
+
+    A class of more than ``min_validation`` rows keeps at least that many in validation, so a small
+    class is still measured (rounding alone puts both images of a two-image class in train)."""
     if not 0 < train_ratio <= 1:
         raise ValueError(f"train_ratio must be in (0, 1], not {train_ratio}")
     rng = random.Random(seed)
@@ -143,6 +147,8 @@ def split_stratified(entries: Sequence[ListEntry], train_ratio: float, seed: int
         group = list(by_class[labels])
         rng.shuffle(group)
         cut = round(len(group) * train_ratio)
+        if len(group) > min_validation:
+            cut = min(cut, len(group) - min_validation)
         train += group[:cut]
         validation += group[cut:]
     rng.shuffle(train)

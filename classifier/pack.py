@@ -166,18 +166,22 @@ def pack_list(
     pack_label: bool = False,
     progress: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    source: Callable[[lst.ListEntry], Path] | None = None,
 ) -> PackReport:
     """Pack the images of ``lst_path`` (paths relative to ``root``) into ``rec_path`` and its .idx.
 
     ``on_progress(done, total)`` is called every few dozen images, for callers that show their own
-    progress (the web app's version build)."""
+    progress (the web app's version build). ``source(entry)`` says where an entry's image is read
+    from when that is not ``root / entry.path`` (the web app lists the names uploaded, and stores
+    files by content hash)."""
     if encoding not in (".jpg", ".png"):
         raise ValueError(f"encoding must be .jpg or .png, not {encoding}")
     options = PackOptions(resize, center_crop, quality, encoding, pass_through, pack_label)
     entries = lst.read_lst(lst_path)
     rec_path = Path(rec_path) if rec_path else Path(lst_path).with_suffix(".rec")
     report = PackReport(rec_path, rec_path.with_suffix(".idx"))
-    jobs = ((entry, str(Path(root) / entry.path), options) for entry in entries)
+    locate = source or (lambda entry: Path(root) / entry.path)
+    jobs = ((entry, str(locate(entry)), options) for entry in entries)
     bar = tqdm(total=len(entries), desc=rec_path.name, unit="img", disable=not progress, file=sys.stderr)
     with recordio.IndexedRecordWriter(report.rec_path, report.idx_path) as writer:
         with _pool(num_thread) as pool:
@@ -187,7 +191,7 @@ def pack_list(
                     bar.write(f"skipped {entry.path}: {reason}", file=sys.stderr)
                 else:
                     if payload is _PASS:
-                        payload = (Path(root) / entry.path).read_bytes()
+                        payload = Path(locate(entry)).read_bytes()
                     writer.write(entry.index, _record(entry, payload, options))
                     report.packed += 1
                 bar.update()

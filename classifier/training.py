@@ -92,17 +92,19 @@ def _initialise(net, hp: Hyperparameters, contexts, *, base_model, model_store, 
         model = artifacts.read_artifact(base_model, work_dir / "base-model")
         architecture = {**artifacts.architecture_of(model), **_architecture_in(model.hyperparameters)}
         problems = architecture_mismatch(architecture, hp)
+        # Named by what it is, not where it lies: these lines reach users of a server too.
         if problems:
-            raise ArtifactError(f"{base_model} cannot seed this job: " + "; ".join(problems))
-        left = weights.load_params(net, weights.read_params(model.params), source=str(base_model))
+            raise ArtifactError("the base model cannot seed this job: " + "; ".join(problems))
+        left = weights.load_params(net, weights.read_params(model.params), source="the base model")
         if left:
-            raise ArtifactError(f"{base_model} is a different architecture: it lacks {', '.join(left[:3])}")
-        report.log(f"Loaded model {base_model} (epoch {model.epochs[-1]}) for incremental training")
+            raise ArtifactError(f"the base model is a different architecture: it lacks {', '.join(left[:3])}")
+        report.log(f"Loaded the base model (epoch {model.epochs[-1]}) for incremental training")
     elif hp.use_pretrained_model:
         _, params = pretrained_files(model_store, hp.num_layers)
         report.log("Using pretrained model for initializing weights and transfer learning.")
         # MXNet's fine-tune recipe: keep everything but the classifier, which is re-initialised.
-        weights.load_params(net, weights.read_params(params), source=str(params), skip=lambda name: "fc" in name)
+        weights.load_params(net, weights.read_params(params), source=f"the ImageNet weights {params.name}",
+                            skip=lambda name: "fc" in name)
 
 
 def _architecture_in(hyperparameters: dict[str, str]) -> dict:
@@ -224,7 +226,7 @@ def train(
     samples = data.count_records(train_idx)
     if samples != hp.num_training_samples:
         report.log(
-            f"num_training_samples is {hp.num_training_samples} but {train_rec} holds {samples} images; "
+            f"num_training_samples is {hp.num_training_samples} but {Path(train_rec).name} holds {samples} images; "
             "the learning-rate schedule counts updates from num_training_samples"
         )
     batches_per_epoch = math.ceil(math.ceil(samples / workers) / min(hp.mini_batch_size, max(samples, 1)))
@@ -248,7 +250,7 @@ def train(
     state = checkpoints.LoopState()
     if resumed:
         state, params_file, states_file = resumed
-        weights.load_params(net, weights.read_params(params_file), source=str(params_file))
+        weights.load_params(net, weights.read_params(params_file), source=f"the checkpoint of Epoch[{state.epoch}]")
         if Path(states_file).exists():  # dist_async keeps its optimizer state on the servers
             trainer.load_states(str(states_file))
         report.log(f"Resuming from the checkpoint of Epoch[{state.epoch}]")
@@ -363,7 +365,7 @@ def _keep_artifact_weights(net, hp, state, epoch, accuracy, saved_dir: Path, rep
         if number % hp.checkpoint_frequency == 0:
             weights.save_params(net, path)
             state.saved_epochs.append(number)
-            report.log(f'Saved checkpoint to "{path}"')
+            report.log(f'Saved checkpoint of epoch {number} to "{path.name}"')
         return
     if state.best_accuracy is None or accuracy > state.best_accuracy:
         report.log(f"Storing the best model with validation accuracy: {accuracy:f}")
@@ -372,7 +374,7 @@ def _keep_artifact_weights(net, hp, state, epoch, accuracy, saved_dir: Path, rep
             (saved_dir / artifacts.params_name(old)).unlink(missing_ok=True)
         state.saved_epochs = [number]
         state.best_accuracy = accuracy
-        report.log(f'Saved checkpoint to "{path}"')
+        report.log(f'Saved checkpoint of epoch {number} to "{path.name}"')
 
 
 def _early_stop(hp, state, epoch, accuracy, report) -> bool:

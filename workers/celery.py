@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.config.settings")
 
@@ -22,7 +23,10 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     # Keep Django's LOGGING (plain or JSON lines, LOG_FORMAT) instead of Celery's own format.
     worker_hijack_root_logger=False,
-    beat_schedule={"requeue-stale-jobs": {"task": "workers.tasks.requeue_stale_jobs", "schedule": 30.0}},
+    # Twice per stale interval (at most every 30 s): a dead worker's job is requeued at most 1.5 stale
+    # intervals after its last heartbeat.
+    beat_schedule={"requeue-stale-jobs": {"task": "workers.tasks.requeue_stale_jobs",
+                                          "schedule": min(30.0, max(1.0, settings.TRAINING_STALE_SECONDS / 2))}},
     # An unacknowledged job message returns only after this; the heartbeat check resumes jobs sooner.
     broker_transport_options={"visibility_timeout": 12 * 3600},
 )

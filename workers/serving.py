@@ -44,14 +44,26 @@ class ServingWorker:
 
     def run(self) -> None:
         log.info("serving worker %s on %s, waiting for requests", self.name, self.device)
+        retry_in = 1
         try:
             while not self.stopped.is_set():
-                self._heartbeat()
-                raw = self._take()
-                if raw:
-                    self._answer_safely(raw)
+                try:
+                    self._heartbeat()
+                    raw = self._take()
+                    if raw:
+                        self._answer_safely(raw)
+                    retry_in = 1
+                except (redis.ConnectionError, redis.TimeoutError) as error:
+                    # Redis restarting (the launcher brings a dead one back on its port): wait, don't exit.
+                    log.warning("lost Redis (%s); trying again in %d s", error, retry_in)
+                    self.stopped.wait(retry_in)
+                    retry_in = min(retry_in * 2, 30)
+                    self._beat_at = 0.0
         finally:
-            self.redis.delete(WORKER_PREFIX + self.name)
+            try:
+                self.redis.delete(WORKER_PREFIX + self.name)
+            except redis.RedisError:
+                pass  # its heartbeat expires by itself
 
     def stop(self) -> None:
         self.stopped.set()

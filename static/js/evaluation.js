@@ -69,11 +69,12 @@
     selected.dataset.relabeled = name;
   });
 
-  // Load now, and again when the live stream says the job ended.
-  load().then((done) => {
-    if (done) return;
+  // Only a succeeded job has an evaluation: ask once the page (or its live stream) says so.
+  const succeeded = () => document.getElementById("job-state").textContent === "succeeded";
+  (async () => {
+    if (succeeded() && await load()) return;
     const timer = setInterval(async () => {
-      if (["succeeded"].includes(document.getElementById("job-state").textContent) && await load()) clearInterval(timer);
+      if (succeeded() && await load()) clearInterval(timer);
     }, 1500);
-  });
+  })();
 })();

@@ -11,13 +11,24 @@
     if (entry.isFile) {
       out.push(await new Promise((ok, fail) => entry.file((f) => ok({ file: f, path: prefix + f.name }), fail)));
     } else if (entry.isDirectory) {
-      const reader = entry.createReader();
-      let batch;
-      do {
-        batch = await new Promise((ok, fail) => reader.readEntries(ok, fail));
-        for (const child of batch) await walk(child, prefix + entry.name + "/", out);
-      } while (batch.length);
+      await walkChildren(entry, prefix + entry.name + "/", out);
     }
+  }
+
+  async function walkChildren(directory, prefix, out) {
+    const reader = directory.createReader();
+    let batch;
+    do {
+      batch = await new Promise((ok, fail) => reader.readEntries(ok, fail));
+      for (const child of batch) await walk(child, prefix, out);
+    } while (batch.length);
+  }
+
+  // The folder a person chooses (or drops on its own) holds the dataset: its sub-folders are the
+  // classes and its loose files stay unlabeled, as in a zip of it. So its own name leaves the paths.
+  function withinChosenFolder(path) {
+    const slash = path.indexOf("/");
+    return slash < 0 ? path : path.slice(slash + 1);
   }
 
   function send(items, done, total) {
@@ -65,14 +76,33 @@
     }
   }
 
+  const LONG = 10;  // lists longer than this start folded: their summary line says enough
+
+  function countsByReason(rejected) {
+    // Reasons read "<what is wrong>: <detail>"; the summary counts the what.
+    const counts = new Map();
+    for (const r of rejected) {
+      const kind = r.reason.split(": ")[0];
+      counts.set(kind, (counts.get(kind) || 0) + 1);
+    }
+    return [...counts].sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${icApi.escape(kind)} (${n})`).join(" · ");
+  }
+
   function show(report) {
-    const rows = report.rejected.map((r) => `<li><code>${icApi.escape(r.file)}</code>: ${icApi.escape(r.reason)}</li>`).join("");
-    const dups = report.duplicates.map((d) => `<li><code>${icApi.escape(d.file)}</code> = <code>${icApi.escape(d.duplicate_of)}</code></li>`).join("");
-    reportBox.innerHTML = `<p class="message success" data-accepted="${report.accepted}">${report.accepted} images added,
-      ${report.rejected.length} rejected, ${report.duplicates.length} duplicates.</p>
-      ${rows ? `<h3>Rejected</h3><ul class="rejected">${rows}</ul>` : ""}
-      ${dups ? `<h3>Duplicates</h3><ul>${dups}</ul>` : ""}
-      <p><a href="">Reload to label them</a></p>`;
+    const rejected = report.rejected.map((r) => `<li><code>${icApi.escape(r.file)}</code>: ${icApi.escape(r.reason)}</li>`).join("");
+    const duplicates = report.duplicates.map((d) => `<li><code>${icApi.escape(d.file)}</code> is <code>${icApi.escape(d.duplicate_of)}</code>` +
+      (d.labeled ? `, now labeled ${icApi.escape(d.labeled)}` : "") + "</li>").join("");
+    const relabeled = report.duplicates.filter((d) => d.labeled).length;
+    const open = (n) => (n <= LONG ? " open" : "");
+    reportBox.innerHTML = `<p class="message ${report.accepted ? "success" : "notice"}" data-accepted="${report.accepted}">
+      ${report.accepted} image${report.accepted === 1 ? "" : "s"} added, ${report.rejected.length} rejected,
+      ${report.duplicates.length} duplicate${report.duplicates.length === 1 ? "" : "s"}.</p>
+      ${rejected ? `<details class="rejected"${open(report.rejected.length)}><summary>Rejected ${report.rejected.length}:
+        ${countsByReason(report.rejected)}</summary><ul>${rejected}</ul></details>` : ""}
+      ${duplicates ? `<details class="duplicates"${open(report.duplicates.length)}><summary>${report.duplicates.length}
+        already in the dataset, not stored again${relabeled ? `; ${relabeled} of them had no class and took their folder's` : ""}</summary>
+        <ul>${duplicates}</ul></details>` : ""}
+      ${report.accepted || relabeled ? '<p><a href="">Reload to label them</a></p>' : ""}`;
   }
 
   form.addEventListener("dragover", (e) => { e.preventDefault(); form.classList.add("over"); });
@@ -81,13 +111,17 @@
     e.preventDefault();
     form.classList.remove("over");
     const items = [];
-    for (const entry of [...e.dataTransfer.items].map((i) => i.webkitGetAsEntry && i.webkitGetAsEntry())) {
-      if (entry) await walk(entry, "", items);
+    const entries = [...e.dataTransfer.items].map((i) => i.webkitGetAsEntry && i.webkitGetAsEntry()).filter(Boolean);
+    if (entries.length === 1 && entries[0].isDirectory) {
+      await walkChildren(entries[0], "", items);  // one folder dropped: the chosen folder
+    } else {
+      for (const entry of entries) await walk(entry, "", items);  // several: the chosen folder's contents
     }
     upload(items);
   });
-  for (const input of [document.getElementById("upload-files"), document.getElementById("upload-folder")]) {
-    input.addEventListener("change", () =>
-      upload([...input.files].map((f) => ({ file: f, path: f.webkitRelativePath || f.name }))));
-  }
+  const files = document.getElementById("upload-files");
+  files.addEventListener("change", () => upload([...files.files].map((f) => ({ file: f, path: f.name }))));
+  const folder = document.getElementById("upload-folder");
+  folder.addEventListener("change", () => upload([...folder.files].map((f) =>
+    ({ file: f, path: withinChosenFolder(f.webkitRelativePath || f.name) }))));
 })();

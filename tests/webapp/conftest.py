@@ -120,7 +120,7 @@ def worker(transactional_db, settings):
 def channel_layer_redis(settings):
     """The Channels layer on the test Redis, for the worker's live messages."""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": [TEST_REDIS]}}}
+                                           "CONFIG": {"hosts": [{"address": TEST_REDIS, "socket_timeout": None}]}}}
 
 
 COLOURS = {"red": (220, 40, 40), "blue": (40, 40, 220), "green": (40, 200, 40)}

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.django_db
 def alices_things(api, alice, dataset):
     from webapp.registry.models import BatchTransform, Model
 
-    upload(api, dataset["id"], {"cats/a.jpg": jpeg_bytes()})
+    # Two images: freezing holds one out for validation (one image alone is refused).
+    upload(api, dataset["id"], {"cats/a.jpg": jpeg_bytes(), "cats/b.jpg": jpeg_bytes(seed=1)})
     image = api.get(f"/api/datasets/{dataset['id']}/images/").json()["results"][0]
     label = api.get(f"/api/datasets/{dataset['id']}/classes/").json()[0]
     version = api.post(f"/api/datasets/{dataset['id']}/versions/").json()
@@ -115,7 +116,8 @@ def test_prediction_endpoints_keep_models_to_their_owner(alices_things, bob_api,
     token = Token.objects.get(user=bob).key
     answer = Client().post("/endpoints/alices-model/invocations", jpeg_bytes(), content_type="image/jpeg",
                            HTTP_AUTHORIZATION=f"Token {token}")
-    assert answer.status_code == 404 and "no model or endpoint named" in answer.json()["error"]
+    assert answer.status_code == 404 and answer["x-amzn-ErrorType"] == "ValidationError"
+    assert answer.json()["message"].startswith("Endpoint alices-model of account bob not found")
     # A signed-in browser session is not enough for the SageMaker endpoints: they take API tokens only.
     browser = Client()
     browser.force_login(bob)

@@ -26,11 +26,12 @@ def _token(user) -> str:
     return Token.objects.get_or_create(user=user)[0].key
 
 
-def _runtime(url: str, token: str):
+def _runtime(url: str, token: str, **config):
     import boto3
+    from botocore.config import Config
 
     return boto3.client("sagemaker-runtime", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id=token, aws_secret_access_key="unused")
+                        aws_access_key_id=token, aws_secret_access_key="unused", config=Config(**config))
 
 
 def _post(url, body, headers):
@@ -85,10 +86,11 @@ def test_boto3_invoke_endpoint_against_the_web_app_gives_the_library_s_probabili
         runtime.invoke_endpoint(EndpointName="anything", TargetModel="colour-squares", ContentType="image/jpeg",
                                 Body=images[0])
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
     # On /invocations the header names the model, over the default.
     status, _, body = _post(f"{asgi_server}/invocations", images[1], {
         "Content-Type": "image/jpeg", "Authorization": f"Token {_token(alice)}", "X-Amzn-SageMaker-Target-Model": "gone"})
-    assert status == 404 and "'gone'" in json.loads(body)["error"]
+    assert status == 404 and "'gone'" in json.loads(body)["message"]
 
     status, _, body = _post(f"{asgi_server}/ping", None, {})  # a POST: not the health check
     assert status == 405
@@ -96,7 +98,7 @@ def test_boto3_invoke_endpoint_against_the_web_app_gives_the_library_s_probabili
         assert response.status == 200 and json.loads(response.read())["serving_workers"] >= 1
 
 
-def test_bad_invocations_get_4xx_with_a_json_message(api, alice, bob, serving, asgi_server, colour_artifact):
+def test_bad_invocations_are_refused_in_sagemakers_error_shape(api, alice, bob, serving, asgi_server, colour_artifact):
     from webapp.registry.models import Model
 
     import_model(api, colour_artifact, name="colour-squares")
@@ -105,38 +107,82 @@ def test_bad_invocations_get_4xx_with_a_json_message(api, alice, bob, serving, a
     auth = {"Authorization": f"Token {_token(alice)}"}
 
     def call(body=image, content_type="image/jpeg", headers=auth, target=url):
-        status, _, raw = _post(target, body, {"Content-Type": content_type, **headers})
-        return status, json.loads(raw) if status != 200 else raw
+        status, response_headers, raw = _post(target, body, {"Content-Type": content_type, **headers})
+        return status, response_headers.get("x-amzn-ErrorType"), json.loads(raw) if status != 200 else raw
 
     assert call()[0] == 200
+    model_said = "Received client error ({}) from the model"
     cases = [
-        (call(headers={}), 401, "authentication required"),
-        (call(headers={"Authorization": "Token not-a-token"}), 401, "not valid"),
-        (call(content_type="text/csv"), 415, "Content-Type"),
-        (call(body=b"GIF89a not what we take"), 400, "not a JPEG or PNG"),
-        (call(body=b"\xff\xd8\xff\xe0" + bytes(40)), 400, "corrupt"),
-        (call(body=b"\xff\xd8\xff" + bytes(7 << 20)), 413, "at most"),
-        (call(target=f"{asgi_server}/endpoints/nothing-here/invocations"), 404, "no model or endpoint named"),
-        (call(headers={**auth, "Accept": "text/csv"}), 406, "application/jsonlines"),
+        (call(headers={}), 401, "MissingAuthenticationTokenException", "authentication required"),
+        (call(headers={"Authorization": "Token not-a-token"}), 401, "UnrecognizedClientException", "not valid"),
+        # What the model's container refuses reaches the caller as SageMaker's ModelError, with its status.
+        (call(content_type="text/csv"), 424, "ModelError", model_said.format(415)),
+        (call(body=b"GIF89a not what we take"), 424, "ModelError", "not a JPEG or PNG"),
+        (call(body=b"\xff\xd8\xff\xe0" + bytes(40)), 424, "ModelError", "corrupt"),
+        (call(headers={**auth, "Accept": "text/csv"}), 424, "ModelError", "application/jsonlines"),
+        (call(body=b"\xff\xd8\xff" + bytes(7 << 20)), 413, "ValidationError", "at most"),
+        (call(target=f"{asgi_server}/endpoints/nothing-here/invocations"), 404, "ValidationError",
+         "Endpoint nothing-here of account alice not found"),
         # Bob's token does not reach Alice's endpoint.
-        (call(headers={"Authorization": f"Token {_token(bob)}"}), 404, "no model or endpoint named"),
+        (call(headers={"Authorization": f"Token {_token(bob)}"}), 404, "ValidationError",
+         "Endpoint colour-squares of account bob not found"),
     ]
-    for (status, body), expected_status, words in cases:
-        assert status == expected_status and words in body["error"], (status, body)
+    for (status, code, body), expected_status, expected_code, words in cases:
+        assert (status, code) == (expected_status, expected_code) and words in body["message"], (status, code, body)
+    status, code, body = call(body=b"GIF89a not what we take")
+    assert body["OriginalStatusCode"] == 400 and body["OriginalMessage"] == "the body is not a JPEG or PNG image"
     Model.objects.filter(name="colour-squares").update(state=Model.State.VALIDATING)
-    status, body = call()
-    assert status == 409 and "validating" in body["error"]
+    status, code, body = call()
+    assert (status, code) == (429, "ModelNotReadyException") and "being checked" in body["message"]
+
+
+def test_boto3_errors_carry_sagemakers_code_and_a_message(api, alice, serving, asgi_server, colour_artifact):
+    """What `e.response["Error"]` holds in a real boto3 call, where it used to say `(404) ...: ` and nothing."""
+    import botocore.exceptions
+
+    import_model(api, colour_artifact, name="colour-squares")
+    runtime = _runtime(asgi_server, _token(alice), retries={"total_max_attempts": 1})
+
+    with pytest.raises(runtime.exceptions.ValidationError) as missing:
+        runtime.invoke_endpoint(EndpointName="nothing-here", ContentType="image/jpeg", Body=colour_jpeg(0))
+    error = missing.value.response["Error"]
+    assert error["Code"] == "ValidationError"
+    assert error["Message"].startswith("Endpoint nothing-here of account alice not found")
+    assert "Endpoint nothing-here of account alice not found" in str(missing.value)
+    assert missing.value.response["ResponseMetadata"]["RequestId"]
+
+    with pytest.raises(runtime.exceptions.ModelError) as refused:
+        runtime.invoke_endpoint(EndpointName="colour-squares", ContentType="image/png", Body=b"not an image at all")
+    assert refused.value.response["Error"] == {
+        "Code": "ModelError", "Message": 'Received client error (400) from the model with message '
+                                         '"the body is not a JPEG or PNG image".'}
+    assert refused.value.response["OriginalStatusCode"] == 400
+    assert refused.value.response["OriginalMessage"] == "the body is not a JPEG or PNG image"
+
+    stranger = _runtime(asgi_server, "not-a-token", retries={"total_max_attempts": 1})
+    with pytest.raises(botocore.exceptions.ClientError) as unknown:
+        stranger.invoke_endpoint(EndpointName="colour-squares", ContentType="image/jpeg", Body=colour_jpeg(0))
+    assert unknown.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    assert "account page" in unknown.value.response["Error"]["Message"]
 
 
 def test_without_a_serving_worker_a_request_fails_clearly(api, alice, worker, asgi_server, colour_artifact):
     model = import_model(api, colour_artifact, name="lonely")
     assert model["state"] == "ready"
-    started = time.monotonic()
-    status, _, raw = _post(f"{asgi_server}/endpoints/lonely/invocations", colour_jpeg(1),
-                           {"Content-Type": "image/png", "Authorization": f"Token {_token(alice)}"})
-    # No serving worker runs: a clear 503 at once, not a wait for one (30 s by default).
-    assert status == 503 and "no serving worker" in json.loads(raw)["error"]
-    assert time.monotonic() - started < 10
+    # No serving worker runs: ServiceUnavailable at once, well before a wait for one (30 s by default) would end.
+    runtime = _runtime(asgi_server, _token(alice), retries={"total_max_attempts": 1}, read_timeout=10)
+    with pytest.raises(runtime.exceptions.ServiceUnavailable) as unavailable:
+        runtime.invoke_endpoint(EndpointName="lonely", ContentType="image/jpeg", Body=colour_jpeg(1))
+    assert unavailable.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert "no serving worker" in unavailable.value.response["Error"]["Message"]
+    status, headers, raw = _post(f"{asgi_server}/ping", None, {})
+    assert status == 405 and headers["x-amzn-ErrorType"] == "ValidationError"
+    try:
+        urllib.request.urlopen(f"{asgi_server}/ping", timeout=5)
+        raise AssertionError("/ping answered 200 with no serving worker")
+    except urllib.error.HTTPError as down:
+        assert down.code == 503 and down.headers["x-amzn-ErrorType"] == "ServiceUnavailable"
+        assert "no serving worker" in json.loads(down.read())["message"]
 
 
 def test_requests_arriving_together_are_answered_in_shared_batches(api, alice, serving, asgi_server, colour_artifact):

@@ -19,17 +19,33 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _healthy(api, timeout=30):
+@pytest.fixture
+def staff_api(alice):
+    from tests.webapp.conftest import _client
+
+    alice.is_staff = True
+    alice.save()
+    return _client(alice)
+
+
+def _healthy(api, timeout=30, until=lambda report: True):
     deadline = time.monotonic() + timeout
     while True:
         response = api.get("/api/health/")
-        if response.status_code == 200 or time.monotonic() > deadline:
+        if (response.status_code == 200 and until(response.json())) or time.monotonic() > deadline:
             return response
         time.sleep(0.3)
 
 
-def test_health_names_the_database_redis_workers_gpus_and_disks(api, alice, serving):
-    response = _healthy(api)
+def test_health_names_the_database_redis_workers_gpus_and_disks(staff_api, alice, serving, colour_artifact, media):
+    from tests.webapp.conftest import colour_jpeg, import_model
+
+    model = import_model(staff_api, colour_artifact, name="colour-squares")
+    assert staff_api.post(f"/api/models/{model['id']}/predict/", colour_jpeg(0),
+                          content_type="image/jpeg").status_code == 200  # now warm in the serving worker
+    # The serving worker's next heartbeat names the model it now holds.
+    response = _healthy(staff_api, until=lambda report: any(
+        beat["models"] for beat in report["checks"]["workers"]["serving"].values()))
     report = response.json()
     assert response.status_code == 200 and report["ok"], report
     checks = report["checks"]
@@ -39,18 +55,63 @@ def test_health_names_the_database_redis_workers_gpus_and_disks(api, alice, serv
     assert {"cpu", "gpu"} <= set(celery["queues"]) and celery["gpus"] == []  # no NVIDIA GPU on this machine
     [serving_worker] = checks["workers"]["serving"].values()
     assert serving_worker["device"].startswith("cpu")
-    assert checks["disk"]["places"]["media"]["free"] > 0
+    assert serving_worker["models"] == ["colour-squares"]  # by name, not by the artifact's path
+    # Folders by their role, with their free space; no server path, not even for staff.
+    assert set(checks["disk"]["places"]) == {"media", "model store", "state folder"}
+    assert all(place["free"] > 0 for place in checks["disk"]["places"].values())
 
     browser = Client()
     browser.force_login(alice)
     page = browser.get("/health/")
-    assert page.status_code == 200 and b"all good" in page.content and b"no GPU" in page.content
+    text = page.content.decode()
+    assert page.status_code == 200 and "all good" in text and "no GPU" in text and "colour-squares" in text
+    assert "Model store:" in text and "Media:" in text
+    for shown in (json.dumps(report), text):
+        for path in (str(media), str(ROOT), "/tmp/", "/var/", "/home/", "/root/"):
+            assert path not in shown, (path, shown[:2000])
     assert Client().get("/api/health/").status_code == 401
     assert Client().get("/health/").status_code == 302
 
 
-def test_health_says_what_is_missing(api, worker):
-    response = api.get("/api/health/")
+def test_health_is_for_staff_only(api, bob):
+    # bob signs in as a user who is not staff: a plain "not allowed" page, and 403 from the API.
+    browser = Client()
+    browser.force_login(bob)
+    page = browser.get("/health/")
+    assert page.status_code == 403
+    assert b"for staff accounts" in page.content and b"Go to your datasets" in page.content
+    assert b'href="/health/"' not in browser.get("/").content  # and the menu does not offer it
+    refused = api.get("/api/health/")
+    assert refused.status_code == 403 and "for staff accounts" in refused.json()["error"]
+
+
+def test_the_first_account_made_is_staff_and_later_ones_are_not(client, django_user_model):
+    assert b"The first account on this installation" in Client().get("/signup/").content
+    for name in ("first", "second"):
+        assert Client().post("/signup/", {"username": name, "password1": "a-long-secret-9",
+                                          "password2": "a-long-secret-9"}).status_code == 302
+    assert django_user_model.objects.get(username="first").is_staff
+    assert not django_user_model.objects.get(username="second").is_staff
+    assert b"The first account on this installation" not in Client().get("/signup/").content
+
+
+def test_a_failing_check_names_folders_by_role_not_by_path(settings, staff_api, tmp_path):
+    from webapp.operations import health
+
+    settings.MODEL_STORE = tmp_path / "store"
+    settings.MODEL_STORE.write_text("a file where the folder should be")
+
+    def broken():
+        (settings.MODEL_STORE / "x").mkdir()  # NotADirectoryError naming the folder's absolute path
+
+    result = health._timed(broken)
+    assert not result["ok"] and "<model store>" in result["error"] and str(tmp_path) not in result["error"]
+    assert health._without_paths("cannot open /srv/elsewhere/data.bin") == "cannot open <a server path>"
+    assert health._without_paths("redis://127.0.0.1:6379/13 is down") == "redis://127.0.0.1:6379/13 is down"
+
+
+def test_health_says_what_is_missing(staff_api, worker):
+    response = staff_api.get("/api/health/")
     assert response.status_code == 503
     assert "no serving worker" in response.json()["checks"]["workers"]["error"]
 

@@ -102,7 +102,7 @@ def test_train_through_the_api_with_live_metrics(api, alice, version, channel_la
 
 def test_invalid_hyperparameters_are_reported_per_field(api, version):
     response = api.post("/api/jobs/", {"version": version, "hyperparameters": {
-        "num_layers": "19", "optimizer": "lbfgs", "learning_rate": "3"}}, format="json")
+        "num_layers": "19", "optimizer": "lbfgs", "learning_rate": "3", "image_shape": "3,32,32"}}, format="json")
     assert response.status_code == 400
     assert set(response.json()["fields"]) == {"num_layers", "optimizer", "learning_rate"}
     response = api.post("/api/jobs/", {"version": version, "mode": "transfer",
@@ -127,8 +127,14 @@ def test_cancel_stops_within_a_batch_and_keeps_the_checkpoint(api, version, medi
 def test_other_users_cannot_see_or_watch_a_job(api, bob, bob_api, version, channel_layer):
     job = api.post("/api/jobs/", {"version": version, "hyperparameters": {**HYPERPARAMETERS, "epochs": "1"}},
                    format="json").json()
-    for method, url in (("get", "/api/jobs/{}/"), ("post", "/api/jobs/{}/cancel/"), ("get", "/api/jobs/{}/metrics/")):
+    for method, url in (("get", "/api/jobs/{}/"), ("post", "/api/jobs/{}/cancel/"), ("get", "/api/jobs/{}/metrics/"),
+                        ("post", "/api/jobs/{}/resume/"), ("post", "/api/jobs/{}/model/")):
         assert getattr(bob_api, method)(url.format(job["id"])).status_code == 404
+    intruder = Client()
+    intruder.force_login(bob)
+    for url in ("/jobs/{}/", "/jobs/{}/resume/", "/jobs/{}/model/", "/jobs/{}/cancel/"):
+        method = intruder.get if url == "/jobs/{}/" else intruder.post
+        assert method(url.format(job["id"])).status_code == 404
     assert bob_api.post("/api/jobs/", {"version": version}, format="json").status_code == 404
 
     async def connect(communicator):
@@ -223,3 +229,105 @@ def test_incremental_training_from_an_uploaded_sagemaker_model(api, version, med
     assert deeper.status_code == 400 and "num_layers: model has 20, job asks for 32" in deeper.json()["fields"]["base_model"][0]
     garbage = submit(b"not a tarball")
     assert garbage.status_code == 400 and "not a readable model.tar.gz" in garbage.json()["fields"]["base_upload"][0]
+
+
+def _server_paths(text: str, media) -> list[str]:
+    """Absolute paths of this machine in ``text``: the media folder, the checkout, the temporary folder."""
+    import re
+    import tempfile
+
+    from django.conf import settings
+
+    places = {str(media), str(Path(media).resolve()), str(settings.BASE_DIR), tempfile.gettempdir(),
+              str(settings.MODEL_STORE), str(settings.VAR_DIR)}
+    found = [place for place in places if place in text]
+    # Any other absolute path whose first folder exists here (/tmp/…, /work/…, /root/…).
+    for token in re.findall(r"(?<![\w.:/])/[A-Za-z0-9_.-]+/[^\s'\"<>]*", text):
+        if Path("/" + token.split("/")[1]).is_dir():
+            found.append(token)
+    return found
+
+
+def test_a_finished_job_shows_its_kept_epoch_and_no_server_path(api, alice, version, media):
+    """Item 12: the model's figures are the kept epoch's, the one its evaluation measures; item 11: what
+    the user reads names their own objects, never a path of the server."""
+    from webapp.registry.models import Model
+
+    job = api.post("/api/jobs/", {"version": version, "hyperparameters": {
+        **HYPERPARAMETERS, "epochs": "8", "early_stopping": "True", "early_stopping_min_epochs": "1",
+        "early_stopping_patience": "1"}}, format="json").json()
+    done = _wait(lambda: (j := TrainingJob.objects.get(id=job["id"])).finished_state and j)
+    assert done.state == "succeeded", done.reason
+    history = [e for e in done.events.filter(kind="metric", batch__isnull=True)]
+    run = len(history)
+    # Early stopping ends on an epoch without gain, so the kept (best) epoch is never the last one.
+    kept = max(range(run), key=lambda i: (history[i].data["validation:accuracy"], -i)) + 1
+    assert done.kept_epoch == kept < run
+    assert done.kept_reason == f"epoch {kept} of {run}: best validation accuracy (stopped early: no gain for 1 epoch)"
+    model = Model.objects.get(job=done)
+    kept_row = history[kept - 1].data
+    assert model.metrics["validation:loss"] == kept_row["validation:loss"] != history[-1].data["validation:loss"]
+    assert (model.kept_epoch, model.kept_reason) == (kept, done.kept_reason)
+    evaluation = api.get(f"/api/jobs/{done.id}/evaluation/").json()
+    assert evaluation["accuracy"] == pytest.approx(model.validation_accuracy, abs=1e-6)
+    assert api.get(f"/api/models/{model.id}/").json()["kept_reason"] == done.kept_reason
+
+    browser = Client()
+    browser.force_login(alice)
+    listing = browser.get("/models/").content.decode()
+    assert f"{model.validation_accuracy:.4f}" in listing and f"epoch {kept} of {run}: best validation accuracy" in listing
+    assert f"epoch {kept} of {run}: best validation accuracy" in browser.get(f"/models/{model.id}/").content.decode()
+    assert 'Saved checkpoint of epoch 1 to "image-classification-0001.params"' in [
+        e.data["line"] for e in done.events.filter(kind="log")]
+
+    # A job whose version lost a file fails, and says which file in the user's terms.
+    from webapp.datasets.models import DatasetVersion
+
+    (Path(media) / DatasetVersion.objects.get(id=version).directory / "val.rec").unlink()
+    broken = api.post("/api/jobs/", {"version": version, "hyperparameters": {**HYPERPARAMETERS, "epochs": "1"}},
+                      format="json").json()
+    failed = _wait(lambda: (j := TrainingJob.objects.get(id=broken["id"])).finished_state and j)
+    assert failed.state == "failed" and failed.reason.startswith("cannot read datasets/"), failed.reason
+
+    seen = [failed.reason, done.reason]
+    for job_row in (done, failed):
+        seen += [json.dumps(event.message()) for event in job_row.events.all()]
+        seen.append(json.dumps(api.get(f"/api/jobs/{job_row.id}/").json()))
+        seen.append(browser.get(f"/jobs/{job_row.id}/").content.decode())
+    seen += [browser.get("/jobs/").content.decode(), listing, json.dumps(api.get("/api/jobs/").json())]
+    leaks = {path for text in seen for path in _server_paths(text, media)}
+    assert not leaks, leaks
+
+
+def test_a_cancelled_job_resumes_and_its_checkpoint_becomes_a_model(api, version, media):
+    from webapp.registry.models import Model
+
+    job = api.post("/api/jobs/", {"version": version, "hyperparameters": {**HYPERPARAMETERS, "epochs": "30"}},
+                   format="json").json()
+
+    def cancel_after(epoch: int) -> dict:
+        _wait(lambda: TrainingJob.objects.get(id=job["id"]).epoch >= epoch)
+        api.post(f"/api/jobs/{job['id']}/cancel/")
+        _wait(lambda: TrainingJob.objects.get(id=job["id"]).state == "cancelled")
+        return api.get(f"/api/jobs/{job['id']}/").json()
+
+    first = cancel_after(0)
+    assert first["checkpoint"]["epoch"] >= 1 and first["checkpoint"]["model_epoch"] >= 1
+    assert "resume the job, or make a model" in first["reason"]
+    resumed = api.post(f"/api/jobs/{job['id']}/resume/").json()
+    assert resumed["state"] == "queued" and resumed["reason"].startswith("resuming after epoch")
+    second = cancel_after(first["checkpoint"]["epoch"])  # it went on past where it stopped
+    lines = [e.data["line"] for e in TrainingJob.objects.get(id=job["id"]).events.filter(kind="log")]
+    assert f"Resuming from the checkpoint of Epoch[{first['checkpoint']['epoch'] - 1}]" in lines
+
+    epochs_run = TrainingJob.objects.get(id=job["id"]).events.filter(kind="metric", batch__isnull=True).count()
+    made = api.post(f"/api/jobs/{job['id']}/model/")
+    assert made.status_code == 200 and made.json()["state"] == "queued"
+    done = _wait(lambda: (j := TrainingJob.objects.get(id=job["id"])).finished_state and j)
+    assert done.state == "succeeded", done.reason
+    assert done.events.filter(kind="metric", batch__isnull=True).count() == epochs_run  # no epoch trained on
+    model = Model.objects.get(job=done)
+    assert model.kept_epoch == second["checkpoint"]["model_epoch"]
+    assert f"cancelled after epoch {second['checkpoint']['epoch']} of 30" in model.kept_reason
+    assert (Path(media) / done.artifact).exists()
+    assert api.post(f"/api/jobs/{job['id']}/resume/").status_code == 400  # a succeeded job has nothing to resume

@@ -42,9 +42,9 @@ def test_bad_files_are_reported_one_by_one(api, dataset):
     }).json()
     assert report["accepted"] == 1
     reasons = {r["file"]: r["reason"] for r in report["rejected"]}
-    assert reasons["ok/truncated.jpg"] == "truncated image"
-    assert "not a valid image" in reasons["ok/text.jpg"]
-    assert "not an image" in reasons["notes.txt"]
+    assert reasons["ok/truncated.jpg"] == "truncated JPEG: the file ends before the image does"
+    assert reasons["ok/text.jpg"] == "not an image: the contents are not JPEG or PNG"
+    assert reasons["notes.txt"].startswith("unsupported file type (.txt): send .jpg")
     assert report["duplicates"] == [{"file": "ok/again.jpg", "duplicate_of": "ok/good.jpg"}]
     again = upload(api, dataset["id"], {"elsewhere/good.jpg": good}).json()
     assert again["accepted"] == 0 and again["duplicates"][0]["duplicate_of"] == "ok/good.jpg"
@@ -65,8 +65,9 @@ def test_zip_with_escaping_paths_and_a_bomb_keeps_the_rest(api, dataset, media):
     report = upload(api, dataset["id"], {"photos.zip": archive}).json()
     assert report["accepted"] == 2
     reasons = {r["file"]: r["reason"] for r in report["rejected"]}
-    assert set(reasons) == {"../evil.jpg", "/etc/absolute.jpg", "set/cats/bomb.png"}
-    assert "'..' path" in reasons["../evil.jpg"] and "decompression bomb" in reasons["set/cats/bomb.png"]
+    assert set(reasons) == {"../evil.jpg", "/etc/absolute.jpg", "cats/bomb.png"}  # "set/" wraps the classes
+    assert reasons["../evil.jpg"] == "unsafe path: absolute, or climbing out with '..'"
+    assert reasons["cats/bomb.png"] == "too large: 400,000,000 pixels, the limit is 50,000,000 pixels"
     assert _classes(api, dataset["id"]) == {"cats": 1, "dogs": 1}
     assert not list(Path(media).parent.glob("evil.jpg")) and not list(Path(media).rglob("evil*"))
 
@@ -120,3 +121,68 @@ def test_multi_label_dataset_takes_multi_hot_rows(api):
     assert report["accepted"] == 2
     assert _classes(api, dataset["id"]) == {"sky": 1, "sand": 1, "sea": 1}
     assert sorted(StoredImage.objects.get(file_name="a.jpg").labels.values_list("name", flat=True)) == ["sand", "sky"]
+
+
+def test_rejection_reasons_are_plain_words_one_per_fault(api, dataset):
+    good = jpeg_bytes(seed=11)
+    png = png_bytes(seed=12)
+    gif = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(gif, "GIF")
+    report = upload(api, dataset["id"], {
+        "empty.jpg": b"", "notes.jpg": b"shopping list: milk, eggs", "cut.jpg": good[:900],
+        "cut.png": png[: len(png) // 2], "anim.png": gif.getvalue(), "header.jpg": good[:20],
+    }).json()
+    reasons = {r["file"]: r["reason"] for r in report["rejected"]}
+    assert reasons == {
+        "empty.jpg": "empty file: 0 bytes",
+        "notes.jpg": "not an image: the contents are not JPEG or PNG",
+        "cut.jpg": "truncated JPEG: the file ends before the image does",
+        "cut.png": "truncated PNG: the file ends before the image does",
+        "anim.png": "unsupported format: a GIF image; only JPEG and PNG are accepted",
+        "header.jpg": "truncated JPEG: the file ends before the image does",
+    }
+    assert not any("BytesIO" in reason or "0x" in reason for reason in reasons.values())
+
+
+def test_too_large_files_say_their_size_and_the_limit(api, dataset, settings):
+    settings.IMAGE_MAX_BYTES = 10 * 1024
+    big = png_bytes(size=(120, 120), seed=3)
+    assert len(big) > 10 * 1024
+    report = upload(api, dataset["id"], {"big.png": big, "in.zip": zip_bytes({"big.png": big})}).json()
+    assert [r["reason"] for r in report["rejected"]] == [f"too large: {len(big) / 1024:.0f} KB, the limit is 10 KB"] * 2
+
+
+def test_a_zipped_folder_is_like_the_chosen_folder_its_loose_files_stay_unlabeled(api, dataset):
+    # What "Compress photos" in a file manager makes: everything inside one folder.
+    archive = zip_bytes({"photos/cat/1.jpg": jpeg_bytes(seed=1), "photos/dog/2.jpg": jpeg_bytes(seed=2),
+                         "photos/IMG_1.jpg": jpeg_bytes(seed=3), "photos/.DS_Store": b"\0\0\0\1Bud1",
+                         "__MACOSX/photos/._IMG_1.jpg": b"junk"})
+    report = upload(api, dataset["id"], {"photos.zip": archive}).json()
+    assert report == {"accepted": 3, "rejected": [], "duplicates": []}
+    assert _classes(api, dataset["id"]) == {"cat": 1, "dog": 1}
+    assert StoredImage.objects.get(file_name="IMG_1.jpg").labels.count() == 0
+    # A zip of one class folder keeps that folder as the class.
+    upload(api, dataset["id"], {"cats.zip": zip_bytes({"cat/3.jpg": jpeg_bytes(seed=4)})})
+    assert _classes(api, dataset["id"]) == {"cat": 2, "dog": 1}
+
+
+def test_files_a_file_manager_adds_are_skipped_without_a_word(api, dataset):
+    report = upload(api, dataset["id"], {"cat/.DS_Store": b"\0\0\0\1Bud1", "cat/Thumbs.db": b"\xd0\xcf",
+                                         "cat/._1.jpg": b"\0\5\26\7", "cat/1.jpg": jpeg_bytes(seed=5)}).json()
+    assert report == {"accepted": 1, "rejected": [], "duplicates": []}
+
+
+def test_re_uploaded_duplicates_give_unlabeled_copies_their_folder_class_and_never_relabel(api, dataset):
+    d = dataset["id"]
+    files = {f"cat/{i}.jpg": jpeg_bytes(seed=20 + i) for i in range(3)} | {"dog/0.jpg": jpeg_bytes(seed=30)}
+    upload(api, d, files)
+    classes = {c["name"]: c["id"] for c in api.get(f"/api/datasets/{d}/classes/").json()}
+    api.delete(f"/api/datasets/{d}/classes/{classes['cat']}/")
+    cat_one = StoredImage.objects.get(file_name="cat/1.jpg")
+    api.post(f"/api/datasets/{d}/labels/", {"images": [cat_one.id], "set": classes["dog"]}, format="json")
+
+    report = upload(api, d, files).json()
+    assert report["accepted"] == 0 and len(report["duplicates"]) == 4
+    labeled = {entry["file"]: entry.get("labeled") for entry in report["duplicates"]}
+    assert labeled == {"cat/0.jpg": "cat", "cat/1.jpg": None, "cat/2.jpg": "cat", "dog/0.jpg": None}
+    assert _classes(api, d) == {"dog": 2, "cat": 2}  # cat/1.jpg keeps the dog it was given since

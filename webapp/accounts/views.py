@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.models import User
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -17,7 +18,8 @@ def signup(request):
         user = services.user_create(username=form.cleaned_data["username"], password=form.cleaned_data["password1"])
         login(request, user)
         return redirect("dataset-list")
-    return render(request, "registration/signup.html", {"form": form})
+    first = not User.objects.exists()
+    return render(request, "registration/signup.html", {"form": form, "first": first})
 
 
 def account(request):

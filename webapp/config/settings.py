@@ -1,7 +1,8 @@
 """IC Studio's settings: one module, every deployment difference an environment variable.
 
-SQLite and media under ``var/`` by default; ``DATABASE_URL`` (e.g. postgres://...) and
-``MEDIA_ROOT`` move them. ``REDIS_URL`` is the Celery broker and the Channels layer.
+SQLite and media under the state folder (``ICSTUDIO_VAR``, default ``var/``); ``DATABASE_URL``
+(e.g. postgres://...) and ``MEDIA_ROOT`` move them. ``REDIS_URL`` is the Celery broker and the
+Channels layer.
 """
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from webapp.config.env import env_bool, env_int, env_list, env_str
 from webapp.config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+# The state folder: the SQLite database, media, model store, secret key and the launcher's files
+# (Celery beat's schedule) live here unless their own settings move them. Made here, so a fresh clone
+# (no var/ yet) starts whichever process comes first.
 VAR_DIR = Path(env_str("ICSTUDIO_VAR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY") or ""
 if not SECRET_KEY:
     # A per-installation key, made on first start and kept beside the database.
     key_file = VAR_DIR / "secret_key"
-    key_file.parent.mkdir(parents=True, exist_ok=True)
     if not key_file.exists():
         import secrets
 
@@ -28,6 +32,7 @@ if not SECRET_KEY:
     SECRET_KEY = key_file.read_text().strip()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "webapp.config.error_pages.csrf_failure"  # a page in plain words, not Django's bare 403
 
 INSTALLED_APPS = [
     "daphne",
@@ -40,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Redoc's files, served by the app: the API docs page works offline
     "channels",
     "webapp.accounts",
     "webapp.datasets",
@@ -130,8 +136,11 @@ TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 60)
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
+# No socket timeout: a consumer waits on a blocking read for its next message, and redis-py 8's
+# default (5 s) cut that read short, closing every idle WebSocket within seconds.
 CHANNEL_LAYERS = {
-    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]}}
 }
 
 REST_FRAMEWORK = {
@@ -153,6 +162,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # The system's own fonts: Redoc's defaults would be fetched from a font CDN.
+    "REDOC_UI_SETTINGS": {"scrollYOffset": 40, "theme": {"typography": {
+        "fontFamily": 'system-ui, -apple-system, "Segoe UI", sans-serif',
+        "headings": {"fontFamily": 'system-ui, -apple-system, "Segoe UI", sans-serif'}}}},
 }
 
 # LOG_FORMAT=json: one JSON object a line, from the web server, the Celery workers and the serving workers.

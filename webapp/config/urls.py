@@ -1,5 +1,8 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 urlpatterns = [
@@ -13,6 +16,14 @@ urlpatterns = [
     path("api/", include("webapp.training.api_urls")),
     path("api/", include("webapp.registry.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
+    # Redoc from drf-spectacular-sidecar, in a page of ours with no font CDN: it renders offline.
+    path("api/docs/", SpectacularRedocView.as_view(url_name="schema", template_name="api/docs.html"), name="api-docs"),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico on their own (on JSON answers too), whatever the page links.
+    path("favicon.ico", login_not_required(RedirectView.as_view(url=static("favicon.ico"))), name="favicon"),
 ]
+
+handler400 = "webapp.config.error_pages.bad_request"
+handler403 = "webapp.config.error_pages.permission_denied"
+handler404 = "webapp.config.error_pages.page_not_found"
+handler500 = "webapp.config.error_pages.server_error"

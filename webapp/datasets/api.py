@@ -4,7 +4,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from django.http import FileResponse, Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.datasets import selectors
-from webapp.datasets.models import Dataset, DatasetVersion, Image, LabelClass
+from webapp.datasets.models import Dataset, DatasetVersion, DeletedClass, Image, LabelClass
 from webapp.datasets.services import classes as class_services
 from webapp.datasets.services import labeling, versions
 from webapp.datasets.services.classes import ServiceError
@@ -81,13 +81,33 @@ class DatasetDetailSerializer(DatasetSerializer):
 class ImageSerializer(serializers.ModelSerializer):
     labels = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     thumbnail_url = serializers.SerializerMethodField()
+    image_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Image
-        fields = ["id", "file_name", "format", "width", "height", "size", "split", "labels", "sha256", "thumbnail_url"]
+        fields = ["id", "file_name", "format", "width", "height", "size", "split", "labels", "sha256", "thumbnail_url",
+                  "image_url"]
 
     def get_thumbnail_url(self, image) -> str:
         return f"/datasets/{image.dataset_id}/images/{image.id}/thumbnail"
+
+    def get_image_url(self, image) -> str:
+        return f"/datasets/{image.dataset_id}/images/{image.id}/image"
+
+
+class DeletedClassSerializer(serializers.ModelSerializer):
+    image_count = serializers.SerializerMethodField()
+    undo_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DeletedClass
+        fields = ["id", "name", "colour", "image_count", "deleted", "undo_url"]
+
+    def get_image_count(self, deleted) -> int:
+        return len(deleted.image_ids)
+
+    def get_undo_url(self, deleted) -> str:
+        return f"/api/datasets/{deleted.dataset_id}/classes/deleted/{deleted.id}/restore/"
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -96,7 +116,7 @@ class VersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = DatasetVersion
         fields = ["id", "dataset", "number", "created", "status", "progress", "error", "multi_label",
-                  "class_names", "counts", "files"]
+                  "class_names", "counts", "auto_split", "split_note", "files"]
 
     def get_files(self, version) -> list[str]:
         return sorted(versions.version_files(version))
@@ -159,10 +179,21 @@ class ClassDetail(APIView):
                                         colour=request.data.get("colour"))
         return Response(ClassSerializer(label_class).data)
 
+    @extend_schema(responses=DeletedClassSerializer,
+                   description="Its images lose the class; POST to the answer's `undo_url` to bring it back.")
     def delete(self, request, dataset_id, class_id):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
-        class_services.class_delete(label_class=selectors.class_get(dataset=dataset, class_id=class_id))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        deleted = class_services.class_delete(label_class=selectors.class_get(dataset=dataset, class_id=class_id))
+        return Response(DeletedClassSerializer(deleted).data)
+
+
+class ClassRestore(APIView):
+    @extend_schema(request=None, responses={200: {"type": "object"}})
+    def post(self, request, dataset_id, deleted_id):
+        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
+        deleted = selectors.deleted_class_get(dataset=dataset, deleted_id=deleted_id)
+        label_class, restored = class_services.class_restore(deleted=deleted)
+        return Response({"class": ClassSerializer(label_class).data, "restored": restored})
 
 
 class ClassMerge(APIView):
@@ -188,8 +219,10 @@ class Uploads(APIView):
             "paths": {"type": "array", "items": {"type": "string"}},
             "class_names": {"type": "string"}}}},
         responses={200: {"type": "object"}},
-        description="Image files (with a parallel `paths` field giving each file's relative path, whose folder "
-                    "becomes its class), a .zip, a .lst with its images, or a .rec.",
+        description="Image files (with a parallel `paths` field giving each file's path relative to the chosen "
+                    "folder: its folder becomes its class, a file with no folder stays unlabeled), a .zip (one folder "
+                    "wrapping class folders is the chosen folder), a .lst with its images, or a .rec. A duplicate of "
+                    "an unlabeled image gives it the upload's class. Reasons read `<what is wrong>: <detail>`.",
     )
     def post(self, request, dataset_id):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
@@ -203,7 +236,11 @@ class Uploads(APIView):
 
 
 class ImageList(APIView):
-    @extend_schema(responses=ImageSerializer(many=True))
+    @extend_schema(responses=ImageSerializer(many=True), parameters=[
+        OpenApiParameter("label", int, description="only images of this class id"),
+        OpenApiParameter("split", str, description="train, val, or empty for unassigned"),
+        OpenApiParameter("unlabeled", bool, description="only images without a class"),
+        OpenApiParameter("search", str, description="only file names containing this (any case)")])
     def get(self, request, dataset_id):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
         params = request.query_params
@@ -212,7 +249,8 @@ class ImageList(APIView):
         except ValueError:
             raise ValidationError({"label": ["must be a class id"]}) from None
         images = selectors.image_list(dataset=dataset, label=label, split=params.get("split"),
-                                      unlabeled=params.get("unlabeled") in ("1", "true"))
+                                      unlabeled=params.get("unlabeled") in ("1", "true"),
+                                      search=params.get("search", ""))
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(images, request, view=self)
         return paginator.get_paginated_response(ImageSerializer(page, many=True).data)
@@ -266,7 +304,9 @@ class VersionList(APIView):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
         return Response(VersionSerializer(dataset.versions.all(), many=True).data)
 
-    @extend_schema(request=None, responses=VersionSerializer)
+    @extend_schema(request=None, responses=VersionSerializer,
+                   description="With no validation images yet, about 20% of each class is held out first (seeded); "
+                               "the answer's `auto_split` and `split_note` say so.")
     def post(self, request, dataset_id):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
         with service_errors():

@@ -8,6 +8,8 @@ urlpatterns = [
     path("datasets/<int:dataset_id>/classes/", api.ClassList.as_view(), name="api-classes"),
     path("datasets/<int:dataset_id>/classes/<int:class_id>/", api.ClassDetail.as_view(), name="api-class"),
     path("datasets/<int:dataset_id>/classes/<int:class_id>/merge/", api.ClassMerge.as_view(), name="api-class-merge"),
+    path("datasets/<int:dataset_id>/classes/deleted/<int:deleted_id>/restore/", api.ClassRestore.as_view(),
+         name="api-class-restore"),
     path("datasets/<int:dataset_id>/uploads/", api.Uploads.as_view(), name="api-uploads"),
     path("datasets/<int:dataset_id>/images/", api.ImageList.as_view(), name="api-images"),
     path("datasets/<int:dataset_id>/labels/", api.Labels.as_view(), name="api-labels"),

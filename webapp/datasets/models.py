@@ -72,6 +72,8 @@ class DatasetVersion(models.Model):
     # {"images": {"train": n, "val": m}, "classes": {"train": {name: n}, "val": {name: n}}}
     counts = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # Freezing found no validation images and held some out itself (AUTO_SPLIT_RATIO per class, seeded).
+    auto_split = models.BooleanField(default=False)
     progress = models.FloatField(default=0.0)
     error = models.TextField(blank=True)
     directory = models.CharField(max_length=300)  # under MEDIA_ROOT
@@ -83,6 +85,16 @@ class DatasetVersion(models.Model):
     @property
     def num_training_samples(self) -> int:
         return self.counts.get("images", {}).get("train", 0)
+
+    @property
+    def split_note(self) -> str:
+        """What freezing decided about the split on the user's behalf, in words for the page and the API."""
+        if not self.auto_split:
+            return ""
+        images = self.counts.get("images", {})
+        return (f"No validation split was set, so freezing made one: {images.get('val', 0)} of "
+                f"{images.get('train', 0) + images.get('val', 0)} images held out for validation, about 20% of "
+                f"each class (stratified, seed 0). Use Split on the dataset page to choose another ratio.")
 
 
 class VersionItem(models.Model):
@@ -97,3 +109,17 @@ class VersionItem(models.Model):
 
     class Meta:
         ordering = ["index"]
+
+
+class DeletedClass(models.Model):
+    """A deleted class kept long enough to undo its deletion: its name, colour and the images it labeled."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="deleted_classes")
+    name = models.CharField(max_length=200)
+    colour = models.CharField(max_length=7)
+    order = models.PositiveIntegerField()
+    image_ids = models.JSONField(default=list)
+    deleted = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-deleted", "-id"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from webapp.datasets.models import Dataset, DatasetVersion, Image, LabelClass
+from webapp.datasets.models import Dataset, DatasetVersion, DeletedClass, Image, LabelClass
 
 
 def dataset_list(*, user) -> QuerySet[Dataset]:
@@ -24,8 +24,10 @@ def class_get(*, dataset: Dataset, class_id: int) -> LabelClass:
 
 
 def image_list(*, dataset: Dataset, label: int | None = None, split: str | None = None,
-               unlabeled: bool = False) -> QuerySet[Image]:
+               unlabeled: bool = False, search: str = "") -> QuerySet[Image]:
     images = dataset.images.prefetch_related("labels")
+    if search.strip():
+        images = images.filter(file_name__icontains=search.strip())
     if label is not None:
         images = images.filter(labels__id=label)
     if split is not None:
@@ -48,3 +50,15 @@ def split_counts(*, dataset: Dataset) -> dict[str, int]:
 
 def unlabeled_count(*, dataset: Dataset) -> int:
     return dataset.images.filter(~Q(labels__isnull=False)).count()
+
+
+def deleted_class_get(*, dataset: Dataset, deleted_id: int) -> DeletedClass:
+    return get_object_or_404(DeletedClass, id=deleted_id, dataset=dataset)
+
+
+def deleted_class_find(*, dataset: Dataset, deleted_id) -> DeletedClass | None:
+    """The deletion a page offers to undo, if it is still undoable (a bad or stale id shows nothing)."""
+    try:
+        return dataset.deleted_classes.filter(id=int(deleted_id)).first()
+    except (TypeError, ValueError):
+        return None

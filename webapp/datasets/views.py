@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from webapp.datasets import selectors
@@ -41,6 +42,8 @@ def dataset_detail(request, dataset_id: int):
         "image_count": dataset.images.count(),
         "unlabeled": selectors.unlabeled_count(dataset=dataset),
         "versions": dataset.versions.all(),
+        # Right after a class is deleted, its notice offers to undo it.
+        "undo": selectors.deleted_class_find(dataset=dataset, deleted_id=request.GET.get("deleted")),
         "jobs": training_selectors.jobs_of_dataset(dataset=dataset)[:20],
     })
 
@@ -79,12 +82,13 @@ def class_add(request, dataset_id: int):
 
 @require_POST
 def class_edit(request, dataset_id: int, class_id: int):
+    if request.POST.get("operation") == "delete":
+        return _class_delete(request, dataset_id, class_id)
+
     def action(dataset):
         label_class = selectors.class_get(dataset=dataset, class_id=class_id)
         operation = request.POST.get("operation")
-        if operation == "delete":
-            class_services.class_delete(label_class=label_class)
-        elif operation == "merge":
+        if operation == "merge":
             into = selectors.class_get(dataset=dataset, class_id=int(request.POST.get("into") or 0))
             class_services.class_merge(source=label_class, into=into)
         else:
@@ -92,6 +96,27 @@ def class_edit(request, dataset_id: int, class_id: int):
                                         colour=request.POST.get("colour"))
 
     return _act(request, dataset_id, action)
+
+
+def _class_delete(request, dataset_id: int, class_id: int):
+    """Deleting asks first (the page's script asks in a dialog and sends ``confirmed``; without
+    script this page asks), then the notice on the dataset page offers Undo."""
+    dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
+    label_class = selectors.class_get(dataset=dataset, class_id=class_id)
+    if request.POST.get("confirmed") != "1":
+        return render(request, "datasets/confirm_class_delete.html", {
+            "dataset": dataset, "label_class": label_class, "image_count": label_class.images.count()})
+    deleted = class_services.class_delete(label_class=label_class)
+    return redirect(f"{reverse('dataset-detail', args=[dataset.id])}?deleted={deleted.id}")
+
+
+@require_POST
+def class_restore(request, dataset_id: int, deleted_id: int):
+    dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
+    deleted = selectors.deleted_class_get(dataset=dataset, deleted_id=deleted_id)
+    label_class, restored = class_services.class_restore(deleted=deleted)
+    messages.success(request, f"Class {label_class.name} is back; {restored} image(s) have it again.")
+    return redirect("dataset-detail", dataset_id=dataset.id)
 
 
 @require_POST
@@ -114,6 +139,8 @@ def freeze(request, dataset_id: int):
     def action(dataset):
         version = versions.version_freeze(dataset=dataset)
         messages.success(request, f"Version {version.number} frozen; its files are being built.")
+        if version.auto_split:
+            messages.info(request, version.split_note)
 
     return _act(request, dataset_id, action)
 

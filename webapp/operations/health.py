@@ -1,10 +1,12 @@
 """What the health page checks: the database, Redis, the workers and their GPUs, and the disks.
 
-Each check answers within about a second and says what is wrong instead of raising.
+Each check answers within about a second and says what is wrong instead of raising. The page is for
+staff, and even they see folders by their role ("media", "model store"), never a server path.
 """
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -18,6 +20,22 @@ from workers.serving_protocol import QUEUE as SERVING_QUEUE
 from workers.serving_protocol import WORKER_PREFIX as SERVING_PREFIX
 
 DISK_LOW_FRACTION = 0.05
+_ANY_PATH = re.compile(r"(?<![\w:/.])/(?:[\w.@+-]+/)*[\w.@+-]+")
+
+
+def _places() -> dict[str, Path]:
+    """The folders IC Studio writes, by role."""
+    return {"media": Path(settings.MEDIA_ROOT), "model store": Path(settings.MODEL_STORE),
+            "state folder": Path(settings.VAR_DIR)}
+
+
+def _without_paths(text: str) -> str:
+    """``text`` with each known folder named by its role and any other absolute path left out."""
+    roots = {str(path.resolve()): role for role, path in _places().items()}
+    roots.update({str(path): role for role, path in _places().items()})
+    for root in sorted(roots, key=len, reverse=True):
+        text = text.replace(root, f"<{roots[root]}>")
+    return _ANY_PATH.sub("<a server path>", text)
 
 
 def _timed(check):
@@ -25,7 +43,7 @@ def _timed(check):
     try:
         result = {"ok": True, **check()}
     except Exception as error:  # a health check reports, it does not fail
-        result = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+        result = {"ok": False, "error": _without_paths(f"{type(error).__name__}: {error}")}
     result["ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
 
@@ -35,7 +53,9 @@ def database() -> dict:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-        return {"vendor": connection.vendor, "name": str(connection.settings_dict["NAME"])}
+        name = str(connection.settings_dict["NAME"])
+        # SQLite's NAME is a file's path: its name is enough to tell which database.
+        return {"vendor": connection.vendor, "name": Path(name).name if connection.vendor == "sqlite" else name}
     return _timed(check)
 
 
@@ -68,6 +88,9 @@ def workers() -> dict:
         client = _redis()
         celery = _beats(client, WORKER_PREFIX)
         serving = _beats(client, SERVING_PREFIX)
+        names = _model_names()
+        for beat in serving.values():  # a serving worker names its warm models by their artifact's path
+            beat["models"] = [names.get(path, "a model no longer in the registry") for path in beat.get("models", [])]
         queues = {queue for beat in celery.values() for queue in beat.get("queues", [])}
         missing = [queue for queue in ("cpu", "gpu") if queue not in queues]
         result = {"celery": celery, "serving": serving, "missing_queues": missing}
@@ -80,17 +103,29 @@ def workers() -> dict:
     return _timed(check)
 
 
+def _model_names() -> dict[str, str]:
+    from webapp.registry.models import Model
+
+    media = Path(settings.MEDIA_ROOT).resolve()
+    return {str(media / artifact): name for artifact, name in Model.objects.values_list("artifact", "name")}
+
+
+def _existing(path: Path) -> Path:
+    """The folder itself, or the nearest one above it that exists (a fresh model store is not made yet)."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
 def disks() -> dict:
     def check():
-        places = {"media": Path(settings.MEDIA_ROOT), "var": Path(settings.VAR_DIR)}
         result = {}
         low = []
-        for name, path in places.items():
-            path.mkdir(parents=True, exist_ok=True)
-            usage = shutil.disk_usage(path)
-            result[name] = {"path": str(path), "total": usage.total, "used": usage.used, "free": usage.free}
+        for role, path in _places().items():
+            usage = shutil.disk_usage(_existing(path))
+            result[role] = {"total": usage.total, "used": usage.used, "free": usage.free}
             if usage.free < DISK_LOW_FRACTION * usage.total:
-                low.append(f"{name} ({path}) has {usage.free >> 20} MB free")
+                low.append(f"the {role} has {usage.free >> 20} MB free")
         if low:
             return {"places": result, "ok": False, "error": "low on disk: " + ", ".join(low)}
         return {"places": result}

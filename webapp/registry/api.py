@@ -24,7 +24,7 @@ class ModelSerializer(serializers.ModelSerializer):
     class Meta:
         model = Model
         fields = ["id", "name", "endpoint", "source", "job", "dataset_version", "state", "reason", "is_default",
-                  "class_names", "num_classes", "num_layers", "image_shape", "hyperparameters", "metrics",
+                  "class_names", "num_classes", "num_layers", "image_shape", "hyperparameters", "metrics", "kept_epoch", "kept_reason",
                   "size_bytes", "created"]
 
     def get_dataset_version(self, model: Model) -> int | None:

@@ -9,11 +9,19 @@ of an AWS SigV4 signature (``aws_access_key_id=<key>``), so an unchanged SageMak
 These views are async: a request waiting for a serving worker holds no thread, so many wait at
 once and the worker answers them in one batch. Checks that need no model run before the body is
 looked at, and none of this imports MXNet.
+
+The SageMaker routes refuse as SageMaker's runtime does, so boto3 raises its own exception classes
+with a message: the code in ``x-amzn-ErrorType`` (what botocore's rest-json parser reads first),
+``{"message": ...}`` in the body, and a 424 ``ModelError`` carrying ``OriginalStatusCode`` and
+``OriginalMessage`` for what the model's container would refuse (a body that is not an image, a type
+it cannot take or give). The browser's own prediction endpoint keeps the JSON API's ``{"error": ...}``.
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
+import uuid
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
@@ -30,10 +38,47 @@ from webapp.registry.models import Model
 
 TARGET_MODEL = "X-Amzn-SageMaker-Target-Model"
 _SIGV4 = re.compile(r"^AWS4-HMAC-SHA256\s+Credential=([^/,\s]+)/")
+log = logging.getLogger(__name__)
+
+
+class Refused(InvocationError):
+    """A refusal with the error code sagemaker-runtime's service model gives it."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(status, message)
+        self.code = code
+
+
+# What the model's container would answer itself: SageMaker passes it on as a ModelError (424).
+_FROM_THE_MODEL = {400, 406, 415, 500}
+# Statuses SageMaker's service model fixes for a code; other codes keep the refusal's own status.
+_CODE_STATUS = {"ModelError": 424, "ModelNotReadyException": 429, "ServiceUnavailable": 503, "InternalFailure": 500}
 
 
 def _error(error: InvocationError) -> JsonResponse:
+    """The browser's shape, as the JSON API's: ``{"error": ...}``."""
     return JsonResponse({"error": error.message}, status=error.status)
+
+
+def _request_id(response: HttpResponse) -> HttpResponse:
+    response["x-amzn-RequestId"] = str(uuid.uuid4())  # boto3's ResponseMetadata.RequestId
+    return response
+
+
+def _sagemaker_error(error: InvocationError) -> JsonResponse:
+    """SageMaker's shape: the code in ``x-amzn-ErrorType``, the words in ``message``."""
+    code = getattr(error, "code", None)
+    body = {"message": error.message}
+    if code is None and error.status in _FROM_THE_MODEL:
+        code = "ModelError"
+        side = "server" if error.status >= 500 else "client"
+        body = {"message": f'Received {side} error ({error.status}) from the model with message "{error.message}".',
+                "OriginalStatusCode": error.status, "OriginalMessage": error.message}
+    elif code is None:  # e.g. 413: SageMaker's front end measures the payload before any model sees it
+        code = {503: "ServiceUnavailable"}.get(error.status, "ValidationError")
+    response = JsonResponse(body, status=_CODE_STATUS.get(code, error.status))
+    response["x-amzn-ErrorType"] = code
+    return _request_id(response)
 
 
 def _api_key(header: str) -> str | None:
@@ -48,11 +93,13 @@ async def _token_user(request: HttpRequest):
     header = request.headers.get("Authorization", "")
     key = _api_key(header)
     if key is None:
-        raise InvocationError(401, "authentication required: send 'Authorization: Token <your API token>', "
-                                   "or sign with AWS SigV4 using your API token as the access key")
+        raise Refused(401, "MissingAuthenticationTokenException",
+                      "authentication required: send 'Authorization: Token <your API token>', "
+                      "or sign with AWS SigV4 using your API token as the access key")
     token = await Token.objects.select_related("user").filter(key=key).afirst()
     if token is None or not token.user.is_active:
-        raise InvocationError(401, "the API token is not valid; see your account page for yours")
+        raise Refused(401, "UnrecognizedClientException",
+                      "the API token is not valid; see your account page for yours")
     return token.user
 
 
@@ -63,14 +110,20 @@ async def _model(user, *, name: str | None = None, model_id: int | None = None) 
         missing = f"no model {model_id}"
     elif name:
         model = await owned.filter(name=name).afirst()
-        missing = f"no model or endpoint named {name!r}"
+        # AWS's words first (clients match on them), then ours.
+        missing = (f"Endpoint {name} of account {user.username} not found: no model or endpoint named {name!r} "
+                   "among your models")
     else:
         model = await owned.filter(is_default=True).afirst()
         missing = "no default model: name one with /endpoints/<name>/invocations or X-Amzn-SageMaker-Target-Model"
     if model is None:
-        raise InvocationError(404, missing)
+        raise Refused(404, "ValidationError", missing)
+    if model.state == Model.State.VALIDATING:
+        raise Refused(409, "ModelNotReadyException",
+                      f"model {model.name} is still being checked by a worker; try again in a few seconds")
     if model.state != Model.State.READY:
-        raise InvocationError(409, f"model {model.name} is {model.state}" + (f": {model.reason}" if model.reason else ""))
+        raise Refused(409, "ValidationError",
+                      f"model {model.name} is {model.state}" + (f": {model.reason}" if model.reason else ""))
     return model
 
 
@@ -86,9 +139,12 @@ async def _answer(model: Model, body: bytes) -> serving_client.Reply:
     try:
         reply = await serving_client.predict(artifact, body)
     except serving_client.ServingUnavailable as error:
-        raise InvocationError(503, str(error)) from None
+        raise Refused(503, "ServiceUnavailable", str(error)) from None
     if reply.error:
-        raise InvocationError(400 if reply.kind == "image" else 500, reply.error)
+        # A worker's reason may quote the artifact's path: the caller knows the model by its name.
+        reason = reply.error.replace(artifact, f"model {model.name}").replace(
+            str(Path(settings.MEDIA_ROOT).resolve()), "<media>")
+        raise InvocationError(400 if reply.kind == "image" else 500, reason)
     return reply
 
 
@@ -106,7 +162,7 @@ async def invocations(request: HttpRequest, name: str | None = None) -> HttpResp
     started = time.perf_counter()
     try:
         if request.method != "POST":
-            raise InvocationError(405, "POST one image to this endpoint")
+            raise Refused(405, "ValidationError", "POST one image to this endpoint")
         kind = check_request(request.headers.get("Content-Type"), request.headers.get("Accept"), _length(request),
                              settings.INVOCATION_MAX_BYTES)
         user = await _token_user(request)
@@ -115,9 +171,12 @@ async def invocations(request: HttpRequest, name: str | None = None) -> HttpResp
         check_image(body, settings.INVOCATION_MAX_BYTES)
         reply = await _answer(model, body)
     except InvocationError as error:
-        return _error(error)
+        return _sagemaker_error(error)
+    except Exception:
+        log.exception("invocation failed")
+        return _sagemaker_error(Refused(500, "InternalFailure", "an internal failure occurred; it is in the server's log"))
     payload, kind = render(reply.probabilities, kind)
-    return _timing(HttpResponse(payload, content_type=kind), reply, started)
+    return _request_id(_timing(HttpResponse(payload, content_type=kind), reply, started))
 
 
 @login_not_required
@@ -125,10 +184,15 @@ async def invocations(request: HttpRequest, name: str | None = None) -> HttpResp
 async def ping(request: HttpRequest) -> JsonResponse:
     """Health for load balancers, as SageMaker's container gives it: open to all, and it names nothing."""
     if request.method not in ("GET", "HEAD"):
-        return _error(InvocationError(405, "GET /ping"))
+        return _sagemaker_error(Refused(405, "ValidationError", "GET /ping"))
     alive = await serving_client.workers()
-    return JsonResponse({"status": "ok" if alive else "no serving worker", "serving_workers": len(alive)},
-                        status=200 if alive else 503)
+    response = JsonResponse({"status": "ok" if alive else "no serving worker", "serving_workers": len(alive),
+                             **({} if alive else {"message": "no serving worker is running; start one with "
+                                                             "`python -m workers.serving`"})},
+                            status=200 if alive else 503)
+    if not alive:
+        response["x-amzn-ErrorType"] = "ServiceUnavailable"
+    return _request_id(response)
 
 
 @csrf_exempt

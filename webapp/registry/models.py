@@ -34,6 +34,8 @@ class Model(models.Model):
     num_layers = models.IntegerField(null=True, blank=True)
     num_classes = models.IntegerField(default=0)
     metrics = models.JSONField(default=dict)  # the kept epoch's, for a trained model
+    kept_epoch = models.IntegerField(null=True, blank=True)  # 1-based: the epoch whose weights it holds
+    kept_reason = models.CharField(max_length=300, blank=True)  # "epoch 7 of 10: best validation accuracy"
     state = models.CharField(max_length=10, choices=State.choices, default=State.READY)
     reason = models.TextField(blank=True)
     is_default = models.BooleanField(default=False)  # what POST /invocations answers with

@@ -66,7 +66,9 @@ def model_register_trained(*, job: TrainingJob) -> Model:
         size_bytes=path.stat().st_size if path.exists() else 0,
         class_names=list(job.version.class_names), hyperparameters=hp,
         image_shape=_shape(hp.get("image_shape", "3,224,224")), num_layers=int(hp.get("num_layers", 152)),
-        num_classes=int(hp.get("num_classes", len(job.version.class_names))), metrics=job.metrics,
+        num_classes=int(hp.get("num_classes", len(job.version.class_names))),
+        # The figures of the epoch whose weights it holds, which its evaluation measures too, not the last epoch's.
+        metrics=job.kept_metrics or job.metrics, kept_epoch=job.kept_epoch, kept_reason=job.kept_reason,
         is_default=not Model.objects.filter(owner=job.owner, is_default=True).exists(),
     )
 

@@ -13,14 +13,25 @@ from webapp.datasets import selectors as dataset_selectors
 from webapp.datasets.api import service_errors
 from webapp.training import services
 from webapp.training.models import JobEvent, TrainingJob
-from webapp.training.selectors import evaluation_for_page, job_get
+from webapp.training.selectors import evaluation_for_page, job_get, kept_checkpoint, queue_place
 
 
 class JobSerializer(serializers.ModelSerializer):
+    queue = serializers.SerializerMethodField(help_text="a queued job's place: position, jobs ahead (yours by id)")
+    checkpoint = serializers.SerializerMethodField(help_text="a cancelled job's kept checkpoint: epochs finished "
+                                                             "and the epoch a model made of it would hold")
+
     class Meta:
         model = TrainingJob
         fields = ["id", "version", "mode", "hyperparameters", "state", "reason", "worker", "epoch", "progress", "eta",
-                  "images_per_sec", "metrics", "artifact", "last_seq", "created", "started", "finished"]
+                  "images_per_sec", "metrics", "kept_epoch", "kept_metrics", "kept_reason", "artifact", "last_seq",
+                  "created", "started", "finished", "queue", "checkpoint"]
+
+    def get_queue(self, job: TrainingJob) -> dict | None:
+        return queue_place(job=job)
+
+    def get_checkpoint(self, job: TrainingJob) -> dict | None:
+        return kept_checkpoint(job=job) if job.state == TrainingJob.State.CANCELLED else None
 
 
 class JobInput(serializers.Serializer):
@@ -76,6 +87,22 @@ class JobCancel(APIView):
     def post(self, request, job_id):
         with service_errors():
             job = services.job_cancel(job=job_get(user=request.user, job_id=job_id))
+        return Response(JobSerializer(job).data)
+
+
+class JobResume(APIView):
+    @extend_schema(request=None, responses=JobSerializer)
+    def post(self, request, job_id):
+        with service_errors():
+            job = services.job_resume(job=job_get(user=request.user, job_id=job_id))
+        return Response(JobSerializer(job).data)
+
+
+class JobModelMake(APIView):
+    @extend_schema(request=None, responses=JobSerializer, description="A model of what a cancelled job kept")
+    def post(self, request, job_id):
+        with service_errors():
+            job = services.job_model_make(job=job_get(user=request.user, job_id=job_id))
         return Response(JobSerializer(job).data)
 
 

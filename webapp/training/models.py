@@ -35,6 +35,12 @@ class TrainingJob(models.Model):
     eta = models.FloatField(null=True, blank=True)  # seconds
     images_per_sec = models.FloatField(null=True, blank=True)
     metrics = models.JSONField(default=dict)  # the last epoch's
+    # The epoch whose weights the model holds (1-based), its figures, and why that one.
+    kept_epoch = models.IntegerField(null=True, blank=True)
+    kept_metrics = models.JSONField(default=dict, blank=True)
+    kept_reason = models.CharField(max_length=300, blank=True)
+    # When set, the job ends after this many epochs: a cancelled job made into a model from its checkpoint.
+    final_epochs = models.IntegerField(null=True, blank=True)
     artifact = models.CharField(max_length=500, blank=True)  # model.tar.gz under MEDIA_ROOT
     last_seq = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
@@ -56,6 +62,19 @@ class TrainingJob(models.Model):
     @property
     def finished_state(self) -> bool:
         return self.state in (self.State.SUCCEEDED, self.State.FAILED, self.State.CANCELLED)
+
+    @property
+    def planned_epochs(self) -> int:
+        return self.final_epochs or int(self.hyperparameters.get("epochs", 30))
+
+    @property
+    def shown_metrics(self) -> dict:
+        """The figures of the model it made when it made one, else its last epoch's."""
+        return self.kept_metrics or self.metrics
+
+    @property
+    def validation_accuracy(self) -> float | None:
+        return self.shown_metrics.get("validation:accuracy")
 
 
 class JobEvent(models.Model):

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -17,6 +19,17 @@ from webapp.training.models import JobEvent, TrainingJob
 
 log = logging.getLogger(__name__)
 BATCH_INTERVAL = 0.25  # seconds between stored batch points
+
+
+def shown(text: str) -> str:
+    """``text`` as a user may see it: files under the media folder by their name there ("jobs/1/…",
+    "versions/3/train.rec"), the model store and the state folder by what they are, never a server path."""
+    places = [(settings.MEDIA_ROOT, ""), (settings.MODEL_STORE, "the model store"), (settings.VAR_DIR, "the state folder")]
+    for place, name in places:
+        root = str(Path(place).resolve()), str(place)
+        for variant in dict.fromkeys(root):
+            text = text.replace(variant + "/", f"{name}/" if name else "").replace(variant, name or "the media folder")
+    return text
 
 
 class JobRecorder:
@@ -38,6 +51,7 @@ class JobRecorder:
         return event
 
     def state(self, state: str, reason: str = "") -> None:
+        reason = shown(reason)
         self._record(JobEvent.Kind.STATE, {"state": state, "reason": reason})
         # Every page of the owner hears that a job changed state (dataset pages, the queue).
         notice = {"type": "job", "job": self.job.id, "state": state, "reason": reason,
@@ -67,10 +81,11 @@ class JobRecorder:
             self._record(JobEvent.Kind.METRIC, {**event.metrics, "elapsed": event.elapsed, "eta": event.eta},
                          event.epoch, None)
         elif isinstance(event, Log):
-            self._record(JobEvent.Kind.LOG, {"line": event.line})
+            self._record(JobEvent.Kind.LOG, {"line": shown(event.line)})
         elif isinstance(event, Checkpoint):
             pass  # the resume checkpoint is the worker's business; its log line says enough
 
 
 def _final_metrics(job_id: int) -> dict:
-    return TrainingJob.objects.values_list("metrics", flat=True).get(id=job_id) or {}
+    kept, last = TrainingJob.objects.values_list("kept_metrics", "metrics").get(id=job_id)
+    return kept or last or {}

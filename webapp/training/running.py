@@ -13,7 +13,7 @@ from django.utils import timezone
 from classifier.events import Log
 from webapp.training.heartbeats import claim
 from webapp.training.models import TrainingJob
-from webapp.training.recording import JobRecorder
+from webapp.training.recording import JobRecorder, shown
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 1.0
@@ -47,8 +47,39 @@ def _cancel_check(job_id: int):
 
 
 def _finish(job: TrainingJob, recorder: JobRecorder, state: str, reason: str = "", **fields) -> None:
+    reason = shown(reason)
     TrainingJob.objects.filter(id=job.id).update(state=state, reason=reason, finished=timezone.now(), **fields)
     recorder.state(state, reason)
+
+
+def _cancelled_reason(job_id: int) -> str:
+    job = TrainingJob.objects.get(id=job_id)
+    if job.epoch < 0:
+        return "cancelled during the first epoch: no epoch finished, so there is nothing to keep"
+    return (f"cancelled after epoch {job.epoch + 1} of {job.planned_epochs}; its checkpoint is kept: resume the "
+            "job, or make a model of what it learnt so far")
+
+
+def kept_because(job: TrainingJob, hp, result) -> tuple[int | None, dict, str]:
+    """The epoch the model holds (1-based), its figures and why it is that one, in the user's words:
+    "epoch 7 of 10: best validation accuracy"."""
+    kept = result.best_epoch
+    if kept is None:
+        return None, {}, ""
+    row = next((r for r in result.history if r["epoch"] == kept - 1), result.history[-1])
+    figures = {k: v for k, v in row.items() if k not in ("epoch", "time")}
+    run = len(result.history)
+    if hp.checkpoint_frequency:
+        why = f"the last epoch kept (checkpoint_frequency {hp.checkpoint_frequency} keeps every {hp.checkpoint_frequency}th)"
+    else:
+        why = "best validation accuracy"
+    notes = []
+    if result.stopped_early:
+        patience = hp.early_stopping_patience
+        notes.append(f"stopped early: no gain for {patience} epoch{'s' if patience > 1 else ''}")
+    if job.final_epochs:
+        notes.append(f"cancelled after epoch {run} of {int(job.hyperparameters.get('epochs', 30))}")
+    return kept, figures, f"epoch {kept} of {run}: {why}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def job_run(*, job_id: int, worker: str) -> str:
@@ -72,14 +103,25 @@ def job_run(*, job_id: int, worker: str) -> str:
     if not claim(TrainingJob.objects.filter(id=job.id), queued=TrainingJob.State.QUEUED,
                  running=TrainingJob.State.RUNNING, worker=worker, started=job.started or timezone.now()):
         return "running elsewhere"
-    recorder.state(TrainingJob.State.RUNNING, f"resumed on {worker}" if resuming else f"started on {worker}")
+    if job.final_epochs:
+        started = f"making the model from the checkpoint of epoch {job.final_epochs} on {worker}"
+    else:
+        started = f"resumed on {worker}" if resuming else f"started on {worker}"
+    recorder.state(TrainingJob.State.RUNNING, started)
     media = Path(settings.MEDIA_ROOT)
     versions = media / job.version.directory
     heartbeat = _Heartbeat(job.id)
     heartbeat.start()
     try:
-        train(
-            parse_hyperparameters(job.hyperparameters),
+        hp = parse_hyperparameters(job.hyperparameters)
+        if job.final_epochs:
+            # No epoch runs any more: the loop writes the model from the weights kept so far. A
+            # checkpoint_frequency beyond the new end would be refused, and saves nothing now anyway.
+            hp = hp.replace(epochs=str(job.final_epochs),
+                            checkpoint_frequency=str(min(hp.checkpoint_frequency, job.final_epochs))
+                            if hp.checkpoint_frequency else None)
+        result = train(
+            hp,
             train_rec=versions / "train.rec",
             validation_rec=versions / "val.rec",
             model_dir=media / job.directory,
@@ -89,12 +131,18 @@ def job_run(*, job_id: int, worker: str) -> str:
             model_store=Path(settings.MODEL_STORE),
             handlers=[recorder],
             should_stop=_cancel_check(job.id),
+            resize=hp.resize,
         )
     except TrainingCancelled:
-        _finish(job, recorder, TrainingJob.State.CANCELLED, "cancelled; the last finished epoch's checkpoint is kept")
+        _finish(job, recorder, TrainingJob.State.CANCELLED, _cancelled_reason(job.id))
         return TrainingJob.State.CANCELLED
     except ClassifierError as error:
         _finish(job, recorder, TrainingJob.State.FAILED, str(error))
+        return TrainingJob.State.FAILED
+    except OSError as error:  # a version's or a model's file gone or unreadable: the user's data, not a bug
+        log.warning("job %s failed", job.id, exc_info=True)
+        _finish(job, recorder, TrainingJob.State.FAILED, f"cannot read {error.filename or 'a file'}: "
+                                                         f"{error.strerror or error}")
         return TrainingJob.State.FAILED
     except Exception as error:
         log.exception("job %s failed", job.id)
@@ -106,9 +154,13 @@ def job_run(*, job_id: int, worker: str) -> str:
     _evaluate(job, media / artifact, versions / "val.rec", recorder)
     from webapp.registry.services import model_register_trained
 
+    kept_epoch, kept_metrics, kept_reason = kept_because(job, hp, result)
+    TrainingJob.objects.filter(id=job.id).update(kept_epoch=kept_epoch, kept_metrics=kept_metrics,
+                                                 kept_reason=kept_reason)
     job.refresh_from_db()
     job.artifact = artifact
     model = model_register_trained(job=job)
+    recorder(Log(f"Model {model.name} holds {kept_reason}"))
     recorder(Log(f"Model {model.name} is ready to predict: POST /endpoints/{model.name}/invocations"))
     _finish(job, recorder, TrainingJob.State.SUCCEEDED, artifact=artifact, progress=1.0, eta=0)
     return TrainingJob.State.SUCCEEDED

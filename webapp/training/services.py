@@ -36,23 +36,75 @@ def pretrained_available(num_layers: int) -> bool:
 
 
 def job_hyperparameters(*, version: DatasetVersion, hyperparameters: dict, mode: str) -> dict[str, str]:
-    """The job's full SageMaker hyperparameters, or every problem with them at once."""
+    """The job's full SageMaker hyperparameters, or every problem with them at once: SageMaker's own
+    rules, then whatever would make the job fail on this version once queued."""
     given = {k: v for k, v in hyperparameters.items() if k not in FROM_VERSION and v not in (None, "")}
     given.update(num_classes=str(len(version.class_names)), num_training_samples=str(version.num_training_samples),
                  multi_label="1" if version.multi_label else "0")
     given["use_pretrained_model"] = "1" if mode == TrainingJob.Mode.TRANSFER else "0"
+    problems = _version_problems(version)
     try:
         hp = parse_hyperparameters(given)
     except HyperparameterError as error:
-        raise InvalidHyperparameters(error.problems) from None
+        problems.update(error.problems)
+        # Every problem at once: the rest is checked against this version with the faulty values left out.
+        try:
+            rest = parse_hyperparameters({k: v for k, v in given.items() if k not in error.problems})
+        except HyperparameterError:
+            raise InvalidHyperparameters(problems) from None
+        for name, message in _fit_problems(rest, version=version, mode=mode, unsure=set(error.problems)).items():
+            problems.setdefault(name, message)
+        raise InvalidHyperparameters(problems) from None
+    problems.update(_fit_problems(hp, version=version, mode=mode))
+    if problems:
+        raise InvalidHyperparameters(problems)
+    return hp.to_sagemaker()
+
+
+def _version_problems(version: DatasetVersion) -> dict[str, str]:
+    counts = version.counts.get("images", {})
+    if not counts.get("train"):
+        return {"version": f"version {version.number} has no training images: split the dataset and freeze "
+                           "a new version"}
+    if not counts.get("val"):
+        return {"version": f"version {version.number} has no validation images, so no epoch could be measured: "
+                           "split the dataset (e.g. 80% training) and freeze a new version"}
+    return {}
+
+
+def _fit_problems(hp, *, version: DatasetVersion, mode: str, unsure: set[str] = frozenset()) -> dict[str, str]:
+    """What would fail once queued; ``unsure`` names values that are themselves wrong (so not judged)."""
+    from webapp.training.selectors import version_shape
+
+    problems = {}
     if (hp.kv_store or "").startswith("dist"):
         # Not silently ignored: a web job's worker trains on one machine, with every GPU it has.
-        raise InvalidHyperparameters({"kv_store": f"{hp.kv_store} spans several machines; a job here trains on "
-                                      "one worker with all its GPUs (kv_store device). For several machines run "
-                                      "`python -m classifier train ... --workers N --servers M`"})
+        problems["kv_store"] = (f"{hp.kv_store} spans several machines; a job here trains on one worker with all "
+                                "its GPUs (kv_store device). For several machines run "
+                                "`python -m classifier train ... --workers N --servers M`")
     if mode == TrainingJob.Mode.TRANSFER and not pretrained_available(hp.num_layers):
-        raise InvalidHyperparameters({"num_layers": f"no ImageNet weights for ResNet-{hp.num_layers} in the model store"})
-    return hp.to_sagemaker()
+        problems["num_layers"] = f"no ImageNet weights for ResNet-{hp.num_layers} in the model store: {_depths_text()}"
+    train = version.num_training_samples
+    if train and "mini_batch_size" not in unsure and hp.mini_batch_size > train:
+        problems["mini_batch_size"] = (f"must be at most the {train} training images of version {version.number}, "
+                                       f"not {hp.mini_batch_size}")
+    shape = version_shape(version=version)
+    _, height, width = hp.image_shape
+    if not ({"resize", "image_shape"} & unsure) and not hp.resize and shape.smallest and (
+            shape.smallest[0] < width or shape.smallest[1] < height):
+        problems["image_shape"] = (
+            f"the smallest images of version {version.number} are {shape.smallest[0]} px wide and "
+            f"{shape.smallest[1]} px high, less than {width}x{height}: set resize (e.g. {max(width, height)}) to "
+            f"scale every image to fit, or a smaller image_shape (at most 3,{shape.smallest[1]},{shape.smallest[0]})")
+    return problems
+
+
+def _depths_text() -> str:
+    depths = pretrained_depths()
+    if depths:
+        return f"choose {', '.join(map(str, depths))}, or full training"
+    return ("it holds none yet (`python -m classifier fetch-pretrained` puts them there), so choose full "
+            "training")
 
 
 @transaction.atomic
@@ -126,6 +178,51 @@ def job_cancel(*, job: TrainingJob) -> TrainingJob:
 
         JobRecorder(job).state(job.state, job.reason)
     return job
+
+
+def _requeue(job: TrainingJob, reason: str, **fields) -> TrainingJob:
+    from webapp.training.recording import JobRecorder
+    from workers.tasks import train_job
+
+    with transaction.atomic():
+        if not TrainingJob.objects.filter(id=job.id, state=TrainingJob.State.CANCELLED).update(
+                state=TrainingJob.State.QUEUED, cancel_requested=False, reason=reason, finished=None, eta=None,
+                **fields):
+            raise ServiceError("the job is no longer cancelled", "state")
+        job.refresh_from_db()
+        # Recorded before a worker can take it, so "queued" never follows its "running".
+        JobRecorder(job).state(job.state, reason)
+        transaction.on_commit(partial(train_job.delay, job.id))
+    return job
+
+
+def job_resume(*, job: TrainingJob) -> TrainingJob:
+    """A cancelled job goes back to the queue and continues after its last finished epoch."""
+    from webapp.training.selectors import kept_checkpoint
+
+    if job.state != TrainingJob.State.CANCELLED:
+        raise ServiceError(f"only a cancelled job can be resumed; this one is {job.state}", "state")
+    checkpoint = kept_checkpoint(job=job)
+    if checkpoint:
+        reason = f"resuming after epoch {checkpoint['epoch']} of {job.planned_epochs}"
+    else:
+        reason = "starting again: it was cancelled before an epoch finished"
+    return _requeue(job, reason)
+
+
+def job_model_make(*, job: TrainingJob) -> TrainingJob:
+    """A model from what a cancelled job kept: a worker packs the weights kept so far (the best
+    epoch's, by default) without training further, evaluates them and registers the model."""
+    from webapp.training.selectors import kept_checkpoint
+
+    if job.state != TrainingJob.State.CANCELLED:
+        raise ServiceError(f"only a cancelled job's checkpoint can be made a model; this one is {job.state}", "state")
+    checkpoint = kept_checkpoint(job=job)
+    if not checkpoint or not checkpoint["model_epoch"]:
+        raise ServiceError("this job kept no weights to make a model of: no epoch finished (or its checkpoint "
+                           "was cleaned up); resume it instead", "state")
+    return _requeue(job, f"making a model of epoch {checkpoint['model_epoch']} from its checkpoint",
+                    final_epochs=checkpoint["epoch"])
 
 
 def jobs_requeue_stale() -> list[int]:

@@ -8,4 +8,6 @@ urlpatterns = [
     path("jobs/compare/", views.job_compare, name="job-compare"),
     path("jobs/<int:job_id>/", views.job_detail, name="job-detail"),
     path("jobs/<int:job_id>/cancel/", views.job_cancel, name="job-cancel"),
+    path("jobs/<int:job_id>/resume/", views.job_resume, name="job-resume"),
+    path("jobs/<int:job_id>/model/", views.job_model_make, name="job-model-make"),
 ]

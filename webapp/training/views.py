@@ -8,17 +8,23 @@ from django.views.decorators.http import require_POST
 from webapp.datasets import selectors as dataset_selectors
 from webapp.datasets.services.classes import ServiceError
 from webapp.training import selectors, services
-from webapp.training.forms import TrainingForm
+from classifier.hyperparameters import SCHEMA
+from webapp.training.forms import HIDDEN, TrainingForm, shown_default
+from webapp.training.presets import DEFAULT as DEFAULT_PRESET
+from webapp.training.presets import spoken
 
 
 def train_form(request, version_id: int):
     version = dataset_selectors.version_get(user=request.user, version_id=version_id)
     bases = selectors.base_models(user=request.user)
-    initial = {}
+    presets, devices, shape = selectors.training_presets(version=version)
+    default = next(p for p in presets if p.name == DEFAULT_PRESET)
+    initial = {**default.hyperparameters, "mode": "full", "preset": default.name, "fields_from": default.name}
     if request.GET.get("clone"):
         source = selectors.job_get(user=request.user, job_id=int(request.GET["clone"]))
-        initial = {**source.hyperparameters, "mode": source.mode}
-    form = TrainingForm(request.POST or None, request.FILES or None, initial=initial, base_models=bases)
+        initial = {**source.hyperparameters, "mode": source.mode, "preset": "", "fields_from": ""}
+    form = TrainingForm(request.POST or None, request.FILES or None, initial=initial, presets=presets,
+                        base_models=bases)
     if request.method == "POST" and form.is_valid():
         try:
             base = ""
@@ -35,12 +41,21 @@ def train_form(request, version_id: int):
             form.add_error(error.field if error.field in form.fields else None, str(error))
         else:
             return redirect("job-detail", job_id=job.id)
-    defaults = {name: form[name].value() or "" for name in ("num_layers", "image_shape", "epochs")}
-    estimate = selectors.duration_estimate(hyperparameters={
-        **defaults, "num_training_samples": str(version.num_training_samples)})
+    shown = {name: form[name].value() or "" for name in ("num_layers", "image_shape", "epochs")}
     return render(request, "training/form.html", {
-        "version": version, "form": form, "estimate": estimate, "pretrained_depths": services.pretrained_depths(),
+        "version": version, "form": form, "presets": presets, "devices": devices,
+        "estimate": _spoken(selectors.duration_estimate(version=version, hyperparameters=shown, device=devices["device"])),
+        "pretrained_depths": services.pretrained_depths(),
+        "preset_values": {p.name: p.hyperparameters for p in presets},
+        "defaults": {name: shown_default(name) for name in SCHEMA if name not in HIDDEN},
+        "base_architectures": {job.id: {"num_layers": job.hyperparameters.get("num_layers", ""),
+                                        "image_shape": job.hyperparameters.get("image_shape", "")} for job in bases},
+        "fitted_to": shape,
     })
+
+
+def _spoken(estimate):
+    return (spoken(estimate[0]), estimate[1]) if estimate else None
 
 
 def job_list(request):
@@ -51,16 +66,38 @@ def job_list(request):
 
 def job_detail(request, job_id: int):
     job = selectors.job_get(user=request.user, job_id=job_id)
-    return render(request, "training/job.html", {"job": job, "epochs": int(job.hyperparameters.get("epochs", 30))})
+    return render(request, "training/job.html", {
+        "job": job, "epochs": job.planned_epochs, "queue": selectors.queue_place(job=job),
+        "hyperparameters": sorted(job.hyperparameters.items()),
+        "checkpoint": selectors.kept_checkpoint(job=job) if job.state == job.State.CANCELLED else None,
+    })
+
+
+def _job_action(request, job_id: int, action, done: str):
+    try:
+        action(job=selectors.job_get(user=request.user, job_id=job_id))
+    except ServiceError as error:
+        messages.error(request, str(error))
+    else:
+        if done:
+            messages.success(request, done)
+    return redirect("job-detail", job_id=job_id)
 
 
 @require_POST
 def job_cancel(request, job_id: int):
-    try:
-        services.job_cancel(job=selectors.job_get(user=request.user, job_id=job_id))
-    except ServiceError as error:
-        messages.error(request, str(error))
-    return redirect("job-detail", job_id=job_id)
+    return _job_action(request, job_id, services.job_cancel, "")
+
+
+@require_POST
+def job_resume(request, job_id: int):
+    return _job_action(request, job_id, services.job_resume, "Back in the queue: it continues after its last finished epoch.")
+
+
+@require_POST
+def job_model_make(request, job_id: int):
+    return _job_action(request, job_id, services.job_model_make,
+                       "A worker makes the model of the kept epoch; it appears here and under Models.")
 
 
 def job_compare(request):

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from django.conf import settings
 
 from classifier import lst, pack
 from webapp.datasets.models import DatasetVersion, Split
-from webapp.datasets.services.versions import version_directory
+from webapp.datasets.services.versions import version_directory, version_item_paths
 
 log = logging.getLogger(__name__)
 
 
-def _entries(version: DatasetVersion, split: str) -> list[lst.ListEntry]:
+def _entries(version: DatasetVersion, split: str, paths: dict[int, list[str]]) -> list[lst.ListEntry]:
     width = len(version.class_names)
     rows = []
     for item in version.items.filter(split=split):
@@ -20,7 +21,7 @@ def _entries(version: DatasetVersion, split: str) -> list[lst.ListEntry]:
             labels = tuple(1.0 if i in item.labels else 0.0 for i in range(width))
         else:
             labels = (float(item.labels[0]),)
-        rows.append(lst.ListEntry(item.index, labels, item.stored))
+        rows.append(lst.ListEntry(item.index, labels, paths[item.index][0]))
     return rows
 
 
@@ -30,20 +31,25 @@ def version_build(*, version_id: int) -> str:
     directory = version_directory(version)
     directory.mkdir(parents=True, exist_ok=True)
     total = version.items.count()
+    paths = version_item_paths(version)
+    # The .lst names each image as uploaded; its bytes are read from where they are stored.
+    media = Path(settings.MEDIA_ROOT)
+    stored = {item.index: media / item.stored for item in version.items.only("index", "stored")}
     done_before = 0
     try:
         for split, name in ((Split.TRAIN, "train"), (Split.VALIDATION, "val")):
-            entries = _entries(version, split)
+            entries = _entries(version, split, paths)
             lst_path = lst.write_lst(directory / f"{name}.lst", entries)
 
             def progress(done: int, _: int, offset=done_before) -> None:
                 DatasetVersion.objects.filter(id=version_id).update(progress=(offset + done) / max(total, 1))
 
-            report = pack.pack_list(lst_path, settings.MEDIA_ROOT, rec_path=directory / f"{name}.rec",
+            report = pack.pack_list(lst_path, media, rec_path=directory / f"{name}.rec",
                                     pass_through=True, pack_label=version.multi_label, progress=False,
-                                    on_progress=progress)
+                                    on_progress=progress, source=lambda entry: stored[entry.index])
             if report.skipped:
-                raise RuntimeError(f"{len(report.skipped)} stored images could not be packed: {report.skipped[:3]}")
+                named = ", ".join(f"{path} ({reason})" for path, reason in report.skipped[:3])
+                raise RuntimeError(f"{len(report.skipped)} stored image(s) could not be packed: {named}")
             done_before += len(entries)
     except Exception as error:
         log.exception("building version %s failed", version_id)

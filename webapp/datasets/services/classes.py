@@ -6,7 +6,7 @@ import re
 from django.db import transaction
 from django.db.models import Max
 
-from webapp.datasets.models import Dataset, LabelClass
+from webapp.datasets.models import Dataset, DeletedClass, LabelClass
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 
@@ -97,5 +97,34 @@ def class_merge(*, source: LabelClass, into: LabelClass) -> LabelClass:
     return into
 
 
-def class_delete(*, label_class: LabelClass) -> None:
-    label_class.delete()  # its images become unlabeled (for this class)
+KEPT_DELETIONS = 20  # per dataset: enough to undo a run of deletions, never a growing pile
+
+
+@transaction.atomic
+def class_delete(*, label_class: LabelClass) -> DeletedClass:
+    """Delete the class (its images lose that label) and keep what undoing it needs."""
+    dataset = label_class.dataset
+    deleted = DeletedClass.objects.create(
+        dataset=dataset, name=label_class.name, colour=label_class.colour, order=label_class.order,
+        image_ids=list(label_class.images.order_by("id").values_list("id", flat=True)))
+    label_class.delete()
+    stale = dataset.deleted_classes.values_list("id", flat=True)[KEPT_DELETIONS:]
+    DeletedClass.objects.filter(id__in=list(stale)).delete()
+    return deleted
+
+
+@transaction.atomic
+def class_restore(*, deleted: DeletedClass) -> tuple[LabelClass, int]:
+    """Undo a deletion: the class comes back (or joins one made since under its name) and its images
+    that still exist get it again; on a single-label dataset, only those not labeled since. Returns
+    the class and how many images it got back."""
+    dataset = deleted.dataset
+    label_class = dataset.classes.filter(name=deleted.name).first() or LabelClass.objects.create(
+        dataset=dataset, name=deleted.name, colour=deleted.colour, order=deleted.order)
+    images = dataset.images.filter(id__in=deleted.image_ids)
+    if not dataset.multi_label:
+        images = images.filter(labels__isnull=True)
+    restored = list(images.values_list("id", flat=True))
+    label_class.images.add(*restored)
+    deleted.delete()
+    return label_class, len(restored)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 from PIL import Image as Pillow
-from PIL import ImageOps
+from PIL import ImageOps, UnidentifiedImageError
 
 EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png"}
 _EXIF_ORIENTATION = 0x0112
@@ -31,28 +32,60 @@ class CheckedImage:
     thumbnail: bytes
 
 
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KB"
+
+
+def too_large(size: int) -> str:
+    return f"too large: {_megabytes(size)}, the limit is {_megabytes(settings.IMAGE_MAX_BYTES)}"
+
+
+def _unidentified(data: bytes) -> str:
+    if data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return f"truncated {'JPEG' if data[0] == 0xFF else 'PNG'}: the file ends before the image does"
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc"):
+        return "unsupported format: a HEIC photo; export it as JPEG"
+    return "not an image: the contents are not JPEG or PNG"
+
+
+def _bomb(error: Exception) -> str:
+    # Pillow refuses these before reading their size into the image; its message holds the count.
+    counted = re.search(r"\((\d+) pixels\)", str(error))
+    pixels = f"{int(counted.group(1)):,} pixels" if counted else "too many pixels"
+    return f"too large: {pixels}, the limit is {settings.IMAGE_MAX_PIXELS:,} pixels"
+
+
 def check_image(data: bytes) -> CheckedImage:
-    """A real JPEG or PNG that Pillow decodes to the last byte, within the size limits."""
+    """A real JPEG or PNG that Pillow decodes to the last byte, within the size limits.
+
+    Reasons are for the person who uploaded the file: ``<what is wrong>: <detail>``, no internals."""
+    if not data:
+        raise Rejected("empty file: 0 bytes")
     if len(data) > settings.IMAGE_MAX_BYTES:
-        raise Rejected(f"file larger than {settings.IMAGE_MAX_BYTES // (1024 * 1024)} MB")
+        raise Rejected(too_large(len(data)))
+    format_ = None
     with warnings.catch_warnings():
         warnings.simplefilter("error", Pillow.DecompressionBombWarning)
         try:
             image = Pillow.open(io.BytesIO(data))
-            if image.format not in EXTENSIONS:
-                raise Rejected(f"{image.format or 'unknown'} image; only JPEG and PNG are accepted")
+            format_ = image.format
+            if format_ not in EXTENSIONS:
+                raise Rejected(f"unsupported format: a {format_ or 'unknown'} image; only JPEG and PNG are accepted")
             if image.width * image.height > settings.IMAGE_MAX_PIXELS:
-                raise Rejected(f"image of {image.width}x{image.height} pixels is over the limit of "
+                raise Rejected(f"too large: {image.width}x{image.height} pixels, the limit is "
                                f"{settings.IMAGE_MAX_PIXELS:,} pixels")
             image.load()
-        except (Pillow.DecompressionBombWarning, Pillow.DecompressionBombError):
-            raise Rejected("decompression bomb: too many pixels for its size") from None
+        except (Pillow.DecompressionBombWarning, Pillow.DecompressionBombError) as error:
+            raise Rejected(_bomb(error)) from None
         except Rejected:
             raise
-        except (OSError, SyntaxError, ValueError) as error:
-            reason = "truncated image" if "truncated" in str(error) else f"not a valid image ({error})"
-            raise Rejected(reason) from None
-    format_ = image.format
+        except UnidentifiedImageError:
+            raise Rejected(_unidentified(data)) from None
+        except (OSError, SyntaxError, ValueError, EOFError) as error:
+            kind = format_ or "image"
+            if "truncated" in str(error).lower() or isinstance(error, EOFError):
+                raise Rejected(f"truncated {kind}: the file ends before the image does") from None
+            raise Rejected(f"damaged {kind}: its image data cannot be decoded") from None
     stored = data
     if image.getexif().get(_EXIF_ORIENTATION, 1) != 1:
         # Training reads pixels without EXIF, so the rotation is applied once, here.

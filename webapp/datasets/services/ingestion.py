@@ -1,7 +1,9 @@
 """Uploads into a dataset: image files (folders become classes), a .zip, a .lst with its images, a .rec.
 
 Every file is checked on its own; a bad one is reported with its reason and the rest are kept.
-Archives are read one member at a time, so memory stays flat whatever their size.
+Archives are read one member at a time, so memory stays flat whatever their size. A file already in
+the dataset is reported as a duplicate, and gives its folder's class to the stored copy if that copy
+has none (so re-uploading a folder brings back labels that were cleared or deleted).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from classifier import lst, recordio
 from classifier.errors import ClassifierError
 from webapp.datasets.models import Dataset, Image
 from webapp.datasets.services.classes import class_get_or_create
-from webapp.datasets.services.images import Rejected, check_image, storage_paths, write_atomically
+from webapp.datasets.services.images import Rejected, check_image, storage_paths, too_large, write_atomically
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -61,6 +63,24 @@ def _folder_class(name: str) -> str | None:
     return posixpath.basename(folder) or None
 
 
+def _is_junk(name: str) -> bool:
+    """What file managers and archivers add beside the files: hidden files (.DS_Store, macOS's ._
+    copies), __MACOSX, Windows' Thumbs.db and desktop.ini. Skipped without a word."""
+    base = posixpath.basename(name)
+    return (base.startswith(".") or base.lower() in ("thumbs.db", "desktop.ini")
+            or name.startswith("__MACOSX/") or "/__MACOSX/" in name)
+
+
+def _wrapping_folder(names: list[str]) -> str | None:
+    """The one folder every member sits in, when it holds class folders: zipping a folder (not its
+    contents) adds it, and like the folder chooser's chosen folder it is no class: its sub-folders
+    are, and its loose files stay unlabeled. ``cats/1.jpg`` alone stays a class ``cats``."""
+    tops = {name.split("/", 1)[0] if "/" in name else None for name in names}
+    if len(tops) == 1 and None not in tops and any(name.count("/") >= 2 for name in names):
+        return tops.pop()
+    return None
+
+
 class _Ingestor:
     def __init__(self, dataset: Dataset, report: UploadReport, class_names: list[str] | None):
         self.dataset = dataset
@@ -79,7 +99,11 @@ class _Ingestor:
             self.report.reject(name, str(reason))
             return None
         if checked.sha256 in self.known:
-            self.report.duplicates.append({"file": name, "duplicate_of": self.known[checked.sha256]})
+            duplicate = {"file": name, "duplicate_of": self.known[checked.sha256]}
+            labels = list(labels)
+            if labels and self.label_if_unlabeled(checked.sha256, labels):
+                duplicate["labeled"] = ", ".join(labels)
+            self.report.duplicates.append(duplicate)
             return None
         stored, thumbnail = storage_paths(self.dataset.id, checked.sha256, checked.format)
         write_atomically(self.media / stored, checked.data)
@@ -100,10 +124,19 @@ class _Ingestor:
         self.report.accepted += 1
         return image
 
+    def label_if_unlabeled(self, sha256: str, labels: list[str]) -> bool:
+        """Give the stored copy the upload's class when it has none; never replaces a label."""
+        image = self.dataset.images.filter(sha256=sha256, labels__isnull=True).first()
+        if image is None:
+            return False
+        classes = [class_get_or_create(dataset=self.dataset, name=label) for label in labels]
+        image.labels.set(classes if self.dataset.multi_label else classes[:1])
+        return True
+
     def add_image_file(self, upload: Upload) -> None:
         name = _safe_name(upload.name)
         if name is None:
-            self.report.reject(upload.name, "absolute or '..' path")
+            self.report.reject(upload.name, "unsafe path: absolute, or climbing out with '..'")
             return
         folder = _folder_class(name)
         self.add(name, upload.file.read(), [folder] if folder else [])
@@ -112,28 +145,36 @@ class _Ingestor:
         try:
             archive = zipfile.ZipFile(upload.file)
         except zipfile.BadZipFile:
-            self.report.reject(upload.name, "not a valid zip archive")
+            self.report.reject(upload.name, "damaged zip: it is not a complete zip archive")
             return
         with archive:
+            members = []
             for member in archive.infolist():
                 if member.is_dir():
                     continue
                 name = _safe_name(member.filename)
                 if name is None:
-                    self.report.reject(member.filename, "absolute or '..' path in the archive")
-                    continue
-                if posixpath.basename(name).startswith(".") or "__MACOSX/" in name:
-                    continue
+                    self.report.reject(member.filename, "unsafe path: absolute, or climbing out with '..'")
+                elif not _is_junk(name):
+                    members.append((member, name))
+            wrapper = _wrapping_folder([name for _, name in members])
+            for member, name in members:
+                if wrapper:
+                    name = name[len(wrapper) + 1:]
                 if not name.lower().endswith(IMAGE_SUFFIXES):
-                    self.report.reject(name, "not a .jpg, .jpeg or .png file")
+                    self.report.reject(name, "not an image file: only .jpg, .jpeg and .png are read from a zip")
                     continue
                 if member.file_size > settings.IMAGE_MAX_BYTES:
-                    self.report.reject(name, f"file larger than {settings.IMAGE_MAX_BYTES // (1024 * 1024)} MB")
+                    self.report.reject(name, too_large(member.file_size))
                     continue
                 try:
                     data = archive.read(member)
-                except (zipfile.BadZipFile, OSError, NotImplementedError) as error:
-                    self.report.reject(name, f"cannot be extracted ({error})")
+                except NotImplementedError:
+                    self.report.reject(name, "unsupported compression: make the zip again with the usual "
+                                             "(deflate) method")
+                    continue
+                except (zipfile.BadZipFile, OSError, EOFError):
+                    self.report.reject(name, "damaged in the zip: its data cannot be extracted")
                     continue
                 folder = _folder_class(name)
                 self.add(name, data, [folder] if folder else [])
@@ -183,6 +224,7 @@ def uploads_ingest(*, dataset: Dataset, uploads: list[Upload], class_names: list
     """Add every good image among ``uploads`` to ``dataset`` and report the rest."""
     report = UploadReport()
     ingestor = _Ingestor(dataset, report, class_names)
+    uploads = [u for u in uploads if not _is_junk(u.name.replace("\\", "/"))]
     images = {(_safe_name(u.name) or u.name): u for u in uploads if u.name.lower().endswith(IMAGE_SUFFIXES)}
     for upload in uploads:
         if upload.name.lower().endswith(".lst"):
@@ -199,7 +241,8 @@ def uploads_ingest(*, dataset: Dataset, uploads: list[Upload], class_names: list
         ingestor.add_image_file(upload)
     for upload in uploads:
         if not upload.name.lower().endswith((".zip", ".rec", ".idx", ".lst", *IMAGE_SUFFIXES)):
-            report.reject(upload.name, "not an image, .zip, .lst or .rec file")
+            suffix = posixpath.splitext(upload.name)[1] or "no extension"
+            report.reject(upload.name, f"unsupported file type ({suffix}): send .jpg, .jpeg, .png, .zip, .lst or .rec")
     return report
 
 

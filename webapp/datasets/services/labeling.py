@@ -50,8 +50,19 @@ def labels_change(*, dataset: Dataset, image_ids: list[int], add: list[int], rem
     return len(images)
 
 
+# What freezing uses when no validation split was set: the usual 80/20, the same every time.
+AUTO_SPLIT_RATIO, AUTO_SPLIT_SEED = 0.8, 0
+
+
 def _label_key(image: Image) -> tuple[float, ...]:
     return tuple(sorted(float(c.id) for c in image.labels.all()))
+
+
+def _split_images(images: list[Image], *, train_ratio: float, seed: int, stratified: bool) -> tuple[list[int], list[int]]:
+    """Image ids for train and validation; every class of two or more images gets a validation image."""
+    entries = [ListEntry(image.id, _label_key(image) if stratified else (0.0,), "") for image in images]
+    train, validation = split_stratified(entries, train_ratio, seed, min_validation=1)
+    return [e.index for e in train], [e.index for e in validation]
 
 
 @transaction.atomic
@@ -61,11 +72,27 @@ def split_assign(*, dataset: Dataset, train_ratio: float, seed: int = 0, stratif
     if not 0 < train_ratio < 1:
         raise ServiceError("train_ratio must be between 0 and 1", "train_ratio")
     labeled = list(dataset.images.filter(labels__isnull=False).distinct().prefetch_related("labels"))
-    entries = [ListEntry(image.id, _label_key(image) if stratified else (0.0,), "") for image in labeled]
-    train, validation = split_stratified(entries, train_ratio, seed)
-    dataset.images.filter(id__in=[e.index for e in train]).update(split=Split.TRAIN)
-    dataset.images.filter(id__in=[e.index for e in validation]).update(split=Split.VALIDATION)
+    train, validation = _split_images(labeled, train_ratio=train_ratio, seed=seed, stratified=stratified)
+    dataset.images.filter(id__in=train).update(split=Split.TRAIN)
+    dataset.images.filter(id__in=validation).update(split=Split.VALIDATION)
     dataset.images.filter(labels__isnull=True).update(split=Split.UNASSIGNED)
+    return {"train": len(train), "val": len(validation)}
+
+
+def split_unassigned(*, dataset: Dataset) -> dict[str, int]:
+    """Split the labeled images not yet in a split, as freezing does when there is no validation set.
+
+    Stratified by class; a multi-label dataset whose label sets are all unique falls back to one
+    group, since stratifying by label set would then hold nothing out."""
+    images = list(dataset.images.filter(labels__isnull=False, split=Split.UNASSIGNED).distinct()
+                  .prefetch_related("labels"))
+    train, validation = _split_images(images, train_ratio=AUTO_SPLIT_RATIO, seed=AUTO_SPLIT_SEED, stratified=True)
+    if not validation and dataset.multi_label and len(images) > 1:
+        train, validation = _split_images(images, train_ratio=AUTO_SPLIT_RATIO, seed=AUTO_SPLIT_SEED,
+                                          stratified=False)
+    if validation:  # otherwise nothing is written: the caller refuses and the user's split stays as it was
+        dataset.images.filter(id__in=train).update(split=Split.TRAIN)
+        dataset.images.filter(id__in=validation).update(split=Split.VALIDATION)
     return {"train": len(train), "val": len(validation)}
 
 
