@@ -18,6 +18,16 @@ BEAT_SECONDS = 10
 _stop = threading.Event()
 
 
+def beats(client, prefix: str = PREFIX) -> dict[str, dict]:
+    """The live beats under ``prefix`` (a Redis client's keys), by worker name."""
+    found = {}
+    for key in client.scan_iter(match=prefix + "*", count=500):
+        value = client.get(key)
+        if value:
+            found[key.decode()[len(prefix):]] = json.loads(value)
+    return found
+
+
 def gpus() -> list[dict]:
     """index, name and memory of each GPU this machine shows, or [] without NVIDIA's tools."""
     if not shutil.which("nvidia-smi"):

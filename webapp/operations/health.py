@@ -5,7 +5,6 @@ staff, and even they see folders by their role ("media", "model store"), never a
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import time
@@ -15,7 +14,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from workers.presence import PREFIX as WORKER_PREFIX
+from workers.presence import beats
 from workers.serving_protocol import QUEUE as SERVING_QUEUE
 from workers.serving_protocol import WORKER_PREFIX as SERVING_PREFIX
 
@@ -74,20 +73,11 @@ def redis_server() -> dict:
     return _timed(check)
 
 
-def _beats(client: redis.Redis, prefix: str) -> dict[str, dict]:
-    found = {}
-    for key in client.scan_iter(match=prefix + "*", count=500):
-        value = client.get(key)
-        if value:
-            found[key.decode()[len(prefix):]] = json.loads(value)
-    return found
-
-
 def workers() -> dict:
     def check():
         client = _redis()
-        celery = _beats(client, WORKER_PREFIX)
-        serving = _beats(client, SERVING_PREFIX)
+        celery = beats(client)
+        serving = beats(client, SERVING_PREFIX)
         names = _model_names()
         for beat in serving.values():  # a serving worker names its warm models by their artifact's path
             beat["models"] = [names.get(path, "a model no longer in the registry") for path in beat.get("models", [])]

@@ -51,20 +51,17 @@ def version_shape(*, version) -> VersionShape:
 def worker_devices() -> dict:
     """What the training workers run on, from their presence beats: ``device`` is "gpu" when any
     worker taking training jobs has a GPU, else "cpu"; ``workers`` counts them (0: jobs wait)."""
-    import json
-
     import redis
     from django.conf import settings
 
-    from workers.presence import PREFIX
+    from workers.presence import beats
 
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-        beats = [json.loads(value) for key in client.scan_iter(match=PREFIX + "*", count=500)
-                 if (value := client.get(key))]
+        found = list(beats(client).values())
     except (redis.RedisError, ValueError):
-        beats = []
-    trainers = [beat for beat in beats if "gpu" in beat.get("queues", [])]
+        found = []
+    trainers = [beat for beat in found if "gpu" in beat.get("queues", [])]
     gpus = sum(len(beat.get("gpus") or []) for beat in trainers)
     return {"device": "gpu" if gpus else "cpu", "workers": len(trainers), "gpus": gpus}
 
