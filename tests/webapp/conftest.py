@@ -128,13 +128,18 @@ COLOURS = {"red": (220, 40, 40), "blue": (40, 40, 220), "green": (40, 200, 40)}
 
 def colour_version(api, *, classes=("red", "blue"), per_class=24, train_ratio=0.75, timeout=120) -> int:
     """Upload a small colour dataset, split it, freeze it, and wait for a worker to build it."""
+    files = {f"{name}/{i}.jpg": jpeg_bytes(COLOURS[name], size=(32, 32), seed=i)
+             for name in classes for i in range(per_class)}
+    return built_version(api, files, name="colours", train_ratio=train_ratio, timeout=timeout)
+
+
+def built_version(api, files: dict[str, bytes], *, name: str, train_ratio: float, timeout: float = 120) -> int:
+    """A dataset of ``files`` (class folders in their names), split, frozen and built by a worker."""
     import time
 
     from webapp.datasets.models import DatasetVersion
 
-    dataset = api.post("/api/datasets/", {"name": "colours"}, format="json").json()["id"]
-    files = {f"{name}/{i}.jpg": jpeg_bytes(COLOURS[name], size=(32, 32), seed=i)
-             for name in classes for i in range(per_class)}
+    dataset = api.post("/api/datasets/", {"name": name}, format="json").json()["id"]
     assert upload(api, dataset, files).json()["accepted"] == len(files)
     api.post(f"/api/datasets/{dataset}/split/", {"train_ratio": train_ratio, "seed": 0}, format="json")
     version = api.post(f"/api/datasets/{dataset}/versions/").json()["id"]

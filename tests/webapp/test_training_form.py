@@ -2,13 +2,11 @@
 cannot run is refused at submit, beside its field and in the JSON API, never queued to fail."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from django.test import Client
 
-from tests.webapp.conftest import TEST_REDIS, colour_version, upload
+from tests.webapp.conftest import TEST_REDIS, built_version, colour_version
 from tests.webapp.photo_crops import CLASSES, crop, jpeg
 from webapp.training.models import TrainingJob
 from webapp.training.presets import VersionShape, presets_for
@@ -18,23 +16,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def photo_version(api, *, per_class: int = 10, size: int = 96, timeout: float = 120) -> int:
     """A ready version of photo-like crops of four classes, ``size`` px square, split 80/20."""
-    from webapp.datasets.models import DatasetVersion
-
     rng = np.random.default_rng(0)
-    dataset = api.post("/api/datasets/", {"name": "crops"}, format="json").json()["id"]
     files = {}
     for label, name in enumerate(CLASSES):
         for i in range(per_class):
             image = crop(label, rng)
             files[f"{name}/{name}-{i}.jpg"] = jpeg(image if size == 96 else image.resize((size, size)))
-    assert upload(api, dataset, files).json()["accepted"] == len(files)
-    api.post(f"/api/datasets/{dataset}/split/", {"train_ratio": 0.8, "seed": 0}, format="json")
-    version = api.post(f"/api/datasets/{dataset}/versions/").json()["id"]
-    deadline = time.monotonic() + timeout
-    while DatasetVersion.objects.get(id=version).status != "ready":
-        assert time.monotonic() < deadline, "the version was not built"
-        time.sleep(0.2)
-    return version
+    return built_version(api, files, name="crops", train_ratio=0.8, timeout=timeout)
 
 
 NEWCOMER = VersionShape(train=160, validation=40, classes=4, shortest_side=96, typical_side=96, all_square_of=96,
