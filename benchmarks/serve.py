@@ -145,12 +145,12 @@ import django; django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from webapp.accounts.services import api_key_create
 from webapp.registry.models import Model
 user = User.objects.create_user("bench", password="bench-bench-1")
 Model.objects.create(owner=user, name="resnet18", source="imported", artifact={str(artifact)!r}, num_classes=10,
                      class_names=[str(i) for i in range(10)], image_shape=[3, 224, 224], num_layers=18, is_default=True)
-print(Token.objects.create(user=user).key)
+print(api_key_create(user=user, name='benchmark')[1])
 """
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, check=True)
     return out.stdout.split()[-1], "resnet18"

@@ -3,6 +3,11 @@
 The tarball holds, at its top level, ``image-classification-symbol.json``, one or more
 ``image-classification-NNNN.params`` (NNNN = 1-based epoch), ``model-shapes.json``, and IC Studio's
 own ``class-names.json`` and ``hyperparameters.json``, which SageMaker ignores.
+
+Reading checks every header before anything is unpacked: at most ``MAX_MEMBERS`` files and
+``MAX_UNPACKED_BYTES`` in all (callers may lower both), plain files at the top level only.
+``list_artifact`` checks the layout from the headers and the small JSON files alone, writing nothing,
+for a web request; ``read_artifact`` unpacks, for a worker.
 """
 from __future__ import annotations
 
@@ -12,10 +17,12 @@ import re
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from classifier import archives
 from classifier.errors import ArtifactError
 
 PREFIX = "image-classification"
@@ -24,7 +31,10 @@ SHAPES_FILE = "model-shapes.json"
 CLASS_NAMES_FILE = "class-names.json"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
 _PARAMS = re.compile(rf"^{PREFIX}-(\d{{4}})\.params$")
-MAX_MEMBER_BYTES = 4 << 30
+JSON_FILES = (SYMBOL_FILE, SHAPES_FILE, CLASS_NAMES_FILE, HYPERPARAMETERS_FILE)
+MAX_UNPACKED_BYTES = 1 << 30  # a ResNet-152 artifact unpacks to about 250 MB
+MAX_MEMBERS = 32  # a SageMaker artifact holds a few files: symbol, shapes, a .params per kept epoch
+MAX_JSON_BYTES = 16 << 20  # one JSON file of a model; ResNet-152's symbol is under 1 MB
 
 
 def params_name(epoch: int) -> str:
@@ -84,24 +94,25 @@ def write_artifact(
     return path
 
 
-def _safe_members(tar: tarfile.TarFile, source: Path) -> list[tarfile.TarInfo]:
-    members = []
-    for member in tar.getmembers():
-        name = member.name.lstrip("./") if member.name.startswith("./") else member.name
-        if member.isdir() and name in ("", "."):
-            continue
-        if not member.isfile():
-            raise ArtifactError(f"{source}: entry {member.name!r} is not a plain file")
-        if "/" in name or name.startswith(".."):
-            raise ArtifactError(
-                f"{source}: entry {member.name!r} is not at the top level; SageMaker's layout keeps "
-                "every file at the root of model.tar.gz"
-            )
-        if member.size > MAX_MEMBER_BYTES:
-            raise ArtifactError(f"{source}: entry {member.name!r} is larger than {MAX_MEMBER_BYTES} bytes")
-        member.name = name
-        members.append(member)
-    return members
+def _safe_members(tar: tarfile.TarFile, source: Path, max_unpacked_bytes: int,
+                  max_members: int) -> Iterator[tarfile.TarInfo]:
+    """The files of ``tar``, one header at a time; refused at the first header past a cap or out of layout."""
+    try:
+        for member in archives.tar_members(tar, max_total_bytes=max_unpacked_bytes, max_members=max_members):
+            name = member.name.lstrip("./") if member.name.startswith("./") else member.name
+            if member.isdir() and name in ("", "."):
+                continue
+            if not member.isfile():
+                raise ArtifactError(f"{source}: entry {member.name!r} is not a plain file")
+            if "/" in name or name.startswith(".."):
+                raise ArtifactError(
+                    f"{source}: entry {member.name!r} is not at the top level; SageMaker's layout keeps "
+                    "every file at the root of model.tar.gz"
+                )
+            member.name = name
+            yield member
+    except archives.ArchiveError as error:
+        raise ArtifactError(f"{source}: {error.reason}") from None
 
 
 def _image_shape(shapes_text: str, source: Path) -> tuple[int, int, int]:
@@ -118,12 +129,47 @@ def _image_shape(shapes_text: str, source: Path) -> tuple[int, int, int]:
     return tuple(shape[1:])  # type: ignore[return-value]
 
 
-def read_artifact(path: Path, directory: Path) -> Artifact:
-    """Unpack ``path`` into ``directory`` and check its layout, with a clear error for each fault."""
+@dataclass
+class Listing:
+    """What a model.tar.gz holds, read from its headers and its JSON files: nothing is written."""
+
+    names: set[str]
+    epochs: list[int]
+    symbol_json: dict[str, Any]
+    image_shape: tuple[int, int, int]
+    class_names: list[str] | None = None
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+
+
+def list_artifact(path: Path, *, max_unpacked_bytes: int = MAX_UNPACKED_BYTES,
+                  max_members: int = MAX_MEMBERS) -> Listing:
+    """Check ``path``'s layout in one pass over its headers, reading only its JSON files (into memory)."""
+    path = Path(path)
+    names: set[str] = set()
+    texts: dict[str, bytes] = {}  # the JSON files; a .params is only named: its bytes are the worker's to read
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in _safe_members(tar, path, max_unpacked_bytes, max_members):
+                names.add(member.name)
+                if member.name in JSON_FILES:
+                    if member.size > MAX_JSON_BYTES:
+                        raise ArtifactError(f"{path}: {member.name} is {member.size} bytes; a model's JSON files "
+                                            f"are under {MAX_JSON_BYTES} bytes")
+                    texts[member.name] = tar.extractfile(member).read()
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise ArtifactError(f"{path}: not a readable model.tar.gz ({error})") from error
+    layout = _layout(names, lambda name: texts[name].decode("utf-8", "replace"), path)
+    return Listing(names=names, **layout)
+
+
+def read_artifact(path: Path, directory: Path, *, max_unpacked_bytes: int = MAX_UNPACKED_BYTES,
+                  max_members: int = MAX_MEMBERS) -> Artifact:
+    """Unpack ``path`` into ``directory`` and check its layout, with a clear error for each fault.
+    Every header is checked against the caps before the first byte is written."""
     path, directory = Path(path), Path(directory)
     try:
         with tarfile.open(path, "r:*") as tar:
-            members = _safe_members(tar, path)
+            members = list(_safe_members(tar, path, max_unpacked_bytes, max_members))
             directory.mkdir(parents=True, exist_ok=True)
             tar.extractall(directory, members=members, filter="data")
     except (tarfile.TarError, OSError, EOFError) as error:
@@ -140,48 +186,55 @@ def read_model_directory(directory: Path) -> Artifact:
 
 
 def _check_layout(directory: Path, names: set[str], path: Path) -> Artifact:
+    layout = _layout(names, lambda name: (directory / name).read_text(errors="replace"), path)
+    del layout["symbol_json"]  # Artifact reads it from its file
+    return Artifact(directory=directory, symbol=directory / SYMBOL_FILE,
+                    params=directory / params_name(layout["epochs"][-1]), **layout)
+
+
+def _layout(names: set[str], read_text: Callable[[str], str], path: Path) -> dict[str, Any]:
+    """The checked parts of a model, from its file names and a reader of its JSON files."""
     epochs = sorted(int(m.group(1)) for m in map(_PARAMS.match, names) if m)
     missing = [name for name in (SYMBOL_FILE, SHAPES_FILE) if name not in names]
     if not epochs:
         missing.append(f"{PREFIX}-NNNN.params")
     if missing:
         raise ArtifactError(f"{path}: model.tar.gz lacks {', '.join(missing)} (found: {', '.join(sorted(names)) or 'nothing'})")
-    try:
-        json.loads((directory / SYMBOL_FILE).read_text())
-    except ValueError as error:
-        raise ArtifactError(f"{path}: {SYMBOL_FILE} is not JSON ({error})") from error
-    artifact = Artifact(
-        directory=directory,
-        symbol=directory / SYMBOL_FILE,
-        params=directory / params_name(epochs[-1]),
-        epochs=epochs,
-        image_shape=_image_shape((directory / SHAPES_FILE).read_text(), path),
-    )
+    symbol = _json_text(read_text(SYMBOL_FILE), SYMBOL_FILE, path, dict)
+    nodes = symbol.get("nodes", [])
+    if not isinstance(nodes, list) or not all(isinstance(node, dict) for node in nodes):
+        raise ArtifactError(f"{path}: {SYMBOL_FILE} must be an MXNet symbol: a JSON object with a list of nodes")
+    layout = {"epochs": epochs, "symbol_json": symbol, "image_shape": _image_shape(read_text(SHAPES_FILE), path),
+              "class_names": None, "hyperparameters": {}}
     if CLASS_NAMES_FILE in names:
-        artifact.class_names = _json_file(directory / CLASS_NAMES_FILE, path, list)
+        layout["class_names"] = _json_text(read_text(CLASS_NAMES_FILE), CLASS_NAMES_FILE, path, list)
     if HYPERPARAMETERS_FILE in names:
-        artifact.hyperparameters = {k: str(v) for k, v in _json_file(directory / HYPERPARAMETERS_FILE, path, dict).items()}
-    return artifact
+        hyperparameters = _json_text(read_text(HYPERPARAMETERS_FILE), HYPERPARAMETERS_FILE, path, dict)
+        layout["hyperparameters"] = {k: str(v) for k, v in hyperparameters.items()}
+    return layout
 
 
-def _json_file(file: Path, source: Path, kind: type):
+def _json_text(text: str, name: str, source: Path, kind: type):
     try:
-        value = json.loads(file.read_text())
+        value = json.loads(text)
     except ValueError as error:
-        raise ArtifactError(f"{source}: {file.name} is not JSON ({error})") from error
+        raise ArtifactError(f"{source}: {name} is not JSON ({error})") from error
     if not isinstance(value, kind):
-        raise ArtifactError(f"{source}: {file.name} must hold a JSON {kind.__name__}")
+        raise ArtifactError(f"{source}: {name} must hold a JSON {'object' if kind is dict else 'list'}")
     return value
 
 
-def architecture_of(artifact: Artifact) -> dict[str, Any]:
+def architecture_of(artifact: Artifact | Listing) -> dict[str, Any]:
     """num_layers, image_shape and num_classes of a model, from its symbol when its
     hyperparameters are absent (SageMaker's own artifacts carry none)."""
-    nodes = artifact.symbol_json.get("nodes", [])
+    symbol = artifact.symbol_json
+    nodes = symbol.get("nodes", []) if isinstance(symbol, dict) else None
+    if not isinstance(nodes, list) or not all(isinstance(node, dict) for node in nodes):
+        raise ArtifactError(f"{SYMBOL_FILE} must be an MXNet symbol: a JSON object with a list of nodes")
     units: dict[int, int] = {}
     convs_per_unit = 0
     for node in nodes:
-        match = re.match(r"^stage(\d+)_unit(\d+)_conv(\d)$", node.get("name", ""))
+        match = re.match(r"^stage(\d+)_unit(\d+)_conv(\d)$", str(node.get("name", "")))
         if match:
             stage, unit, conv = map(int, match.groups())
             units[stage] = max(units.get(stage, 0), unit)
@@ -192,7 +245,12 @@ def architecture_of(artifact: Artifact) -> dict[str, Any]:
     for node in nodes:
         if node.get("name") == "fc1":
             attrs = node.get("attrs") or node.get("param") or {}
-            num_classes = int(attrs.get("num_hidden", 0)) or None
+            value = attrs.get("num_hidden", 0) if isinstance(attrs, dict) else None
+            try:
+                num_classes = int(value) or None
+            except (TypeError, ValueError):
+                raise ArtifactError(f"{SYMBOL_FILE}: fc1's num_hidden must be a whole number (the number of "
+                                    f"classes), not {str(value)[:40]!r}") from None
     return {"num_layers": depth, "image_shape": artifact.image_shape, "num_classes": num_classes}
 
 

@@ -33,6 +33,12 @@ class ParamSpec:
     maximum: float | None = None
 
 
+# SageMaker documents epochs as any positive integer. Ours stop at 10,000: far past any run that ends
+# within SageMaker's own 28-day limit on a training job here, and each epoch is a stored event and a point
+# on the job's chart, so 1e12 would be a job that never ends and a history no page can show.
+MAX_EPOCHS = 10_000
+
+
 def _p(name, kind, default, help, **rest) -> tuple[str, ParamSpec]:
     return name, ParamSpec(name, kind, default, help, **rest)
 
@@ -54,7 +60,7 @@ SCHEMA: dict[str, ParamSpec] = dict([
     _p("early_stopping_tolerance", "float", "0.0", "Relative gain in validation accuracy that counts as improvement.",
        minimum=0, maximum=1),
     _p("epochs", "int", "30", "Passes over the training data; the model keeps the best epoch's weights unless "
-       "checkpoint_frequency is set.", minimum=1),
+       f"checkpoint_frequency is set. At most {MAX_EPOCHS:,}.", minimum=1, maximum=MAX_EPOCHS),
     _p("eps", "float", "1e-8", "Epsilon of adam and rmsprop.", minimum=0, maximum=1),
     _p("gamma", "float", "0.9", "RMSProp's decay of the squared-gradient average.", minimum=0, maximum=1),
     _p("image_shape", "shape", "3,224,224", "Network input as channels,height,width; transfer learning needs 3,224,224."),

@@ -5,14 +5,19 @@ SageMaker client sees the same answers from either.
 """
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
+
+import PIL.Image
 
 JSON = "application/json"
 JSON_LINES = "application/jsonlines"
 IMAGE_TYPES = ("application/x-image", "image/jpeg", "image/png")
 # SageMaker's real-time payload limit.
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+# A prediction needs no more pixels than the model's input; a 143 KB PNG can claim 49 megapixels.
+MAX_PIXELS = 4096 * 4096
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
@@ -25,7 +30,8 @@ class InvocationError(Exception):
         self.message = message
 
     def body(self) -> bytes:
-        return json.dumps({"error": self.message}).encode()
+        # "message" is what SageMaker's own refusals carry; "error" is ours.
+        return json.dumps({"error": self.message, "message": self.message}).encode()
 
 
 def media_type(header: str | None) -> str:
@@ -60,6 +66,21 @@ def check_image(body: bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> None:
         raise InvocationError(400, "the body is empty: send the bytes of one JPEG or PNG image")
     if not body.startswith(_SIGNATURES):
         raise InvocationError(400, "the body is not a JPEG or PNG image")
+
+
+def check_pixels(body: bytes, max_pixels: int = MAX_PIXELS) -> None:
+    """Refuse, from the image's header alone (nothing is decoded), more pixels than ``max_pixels``."""
+    try:
+        with PIL.Image.open(io.BytesIO(body)) as header:
+            width, height = header.size
+    except PIL.Image.DecompressionBombError:
+        raise InvocationError(413, f"the image has more pixels than can be decoded; at most {max_pixels:,} "
+                                   "pixels are accepted for prediction") from None
+    except (PIL.UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise InvocationError(400, "the image data is corrupt and cannot be decoded") from None
+    if width * height > max_pixels:
+        raise InvocationError(413, f"the image is {width}x{height} pixels ({width * height:,}); at most "
+                                   f"{max_pixels:,} pixels are accepted for prediction: scale it down first")
 
 
 def render(probabilities: Sequence[float], accept: str | None) -> tuple[bytes, str]:

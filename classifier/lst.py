@@ -6,6 +6,7 @@ fixed seed are here too, so the packer, the CLI and the web app make the same li
 """
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -42,6 +43,9 @@ def _parse_row(fields: list[str], *, num_classes: int | None, multi_label: bool)
     except ValueError:
         bad = next(text for text in label_texts if not _is_number(text))
         raise ValueError(f"labels must be numbers, not {bad!r}") from None
+    # NaN, infinity or a negative number names no class (and int(nan) would fail far from this line).
+    if bad := next((text for text, value in zip(label_texts, labels) if not math.isfinite(value) or value < 0), None):
+        raise ValueError(f"labels must be finite numbers of 0 or more (a class index, or 0/1 per class), not {bad!r}")
     if not path.strip():
         raise ValueError("the image path is empty")
     if multi_label:

@@ -7,6 +7,7 @@ mistakes payload bytes for a record start. Image records carry an ``IRHeader`` (
 """
 from __future__ import annotations
 
+import math
 import os
 import struct
 from collections.abc import Iterator, Sequence
@@ -50,6 +51,17 @@ def unpack_record(record: bytes) -> tuple[IRHeader, bytes]:
         raise RecordIOError(f"record {id_} announces {flag} labels but is too short to hold them")
     labels = struct.unpack_from(f"<{flag}f", body)
     return IRHeader(flag, tuple(labels), id_, id2), body[4 * flag:]
+
+
+def record_labels(header: IRHeader, where: str) -> tuple[float, ...]:
+    """The labels of an image record, each a finite number of 0 or more (a class index, or 0/1 per class);
+    anything else is refused with a RecordIOError that starts with ``where`` (e.g. "a.rec: record 3")."""
+    labels = tuple(header.label) if header.flag else (header.label,)
+    for value in labels:
+        if not math.isfinite(value) or value < 0:
+            raise RecordIOError(f"{where} (id {header.id}): label {value:g} names no class; labels are finite "
+                                "numbers of 0 or more")
+    return labels
 
 
 def _frame(payload: bytes) -> bytes:

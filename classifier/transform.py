@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from classifier.archives import ArchiveError, read_zip_member
 from classifier.errors import ClassifierError
 from classifier.invocation import json_line
 from classifier.lst import read_lst
@@ -56,13 +57,12 @@ def zip_items(path: Path) -> Iterator[Item]:
         raise ClassifierError(f"{Path(path).name}: not a readable zip archive ({error})") from error
     with archive:
         for member in _zip_members(archive):
-            if member.file_size > MAX_IMAGE_BYTES:
-                yield Item(member.filename, None, f"larger than {MAX_IMAGE_BYTES} bytes")
+            try:  # in chunks, at most MAX_IMAGE_BYTES: a member's header may understate its size
+                data = read_zip_member(archive, member, MAX_IMAGE_BYTES)
+            except ArchiveError as error:
+                yield Item(member.filename, None, error.reason)
                 continue
-            try:
-                yield Item(member.filename, archive.read(member))
-            except (zipfile.BadZipFile, OSError, NotImplementedError) as error:
-                yield Item(member.filename, None, f"cannot be read from the archive ({error})")
+            yield Item(member.filename, data)
 
 
 def record_items(rec: Path, lst: Path | None = None) -> Iterator[Item]:

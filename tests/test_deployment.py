@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +23,7 @@ def compose() -> dict:
 
 def test_every_part_of_the_system_is_a_service(compose):
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", *APP_SERVICES}
+    assert set(services) == {"postgres", "redis", "proxy", *APP_SERVICES}
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["redis"]["image"].startswith("redis:")
     assert {"pgdata", "media", "redisdata"} <= set(compose["volumes"])
@@ -45,6 +49,56 @@ def test_health_checks_where_something_can_be_asked(compose):
     for name in ("postgres", "redis", "web", "worker-cpu", "worker-serve", "worker-gpu"):
         test = compose["services"][name]["healthcheck"]["test"]
         assert test[0] in ("CMD", "CMD-SHELL") and len(test) >= 2, name
+    # The web service redirects plain HTTP under HTTPS_ONLY: its check says it came through the proxy.
+    assert "X-Forwarded-Proto: https" in compose["services"]["web"]["healthcheck"]["test"]
+
+
+def _interpolated(value: str, given: dict[str, str]) -> str:
+    """Compose's ``${NAME:-default}`` and ``${NAME:?message}``, with ``given`` as the environment."""
+    def one(match):
+        name, operator, rest = match.group(1), match.group(2), match.group(3)
+        if name in given:
+            return given[name]
+        assert operator == ":-", f"{name} is required and the test did not give it"
+        return rest
+    return re.sub(r"\$\{([A-Z_]+)(:-|:\?)?([^}]*)\}", one, str(value))
+
+
+def test_https_ends_at_a_proxy_in_front_of_the_only_unpublished_web_service(compose):
+    services = compose["services"]
+    proxy, web = services["proxy"], services["web"]
+    assert proxy["image"].startswith("caddy:") and {"80:80", "443:443"} <= set(proxy["ports"])
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    assert re.search(r"^\{\$SITE_ADDRESS:localhost\} \{\s*reverse_proxy web:8000\s*\}", caddyfile, re.M)
+    # Only the proxy reaches the web service, so uvicorn may trust its X-Forwarded-For/-Proto.
+    assert "ports" not in web and web["expose"] == ["8000"]
+    command = web["command"]
+    assert "--proxy-headers" in command and command[command.index("--forwarded-allow-ips") + 1] == "*"
+    assert web["environment"]["HTTPS_ONLY"] == "true"
+    assert _interpolated(web["environment"]["CSRF_TRUSTED_ORIGINS"], {}) == "https://localhost"
+
+
+def test_check_deploy_is_clean_with_the_web_services_environment(compose, tmp_path):
+    """``manage.py check --deploy`` with exactly the web service's settings (its paths inside the container
+    moved to a temporary folder): no warnings, HTTPS settings included. Without HTTPS_ONLY (``./dev run``)
+    the same check names the HTTPS settings, which stay off for plain HTTP on localhost."""
+    given = {"SECRET_KEY": secrets.token_urlsafe(50)}
+    env = {name: _interpolated(value, given) for name, value in compose["services"]["web"]["environment"].items()}
+    env |= {"ICSTUDIO_VAR": str(tmp_path / "var"), "MEDIA_ROOT": str(tmp_path / "media")}
+    base = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+
+    def check(environment):
+        return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                              cwd=ROOT, env={**base, **environment}, capture_output=True, text=True, timeout=120)
+
+    clean = check(env)
+    assert clean.returncode == 0 and "System check identified no issues" in clean.stdout, clean.stdout + clean.stderr
+    plain = check({name: value for name, value in env.items() if name != "HTTPS_ONLY"})
+    assert plain.returncode != 0
+    assert {"security.W004", "security.W008", "security.W012", "security.W016"} <= set(
+        re.findall(r"security\.W\d+", plain.stdout + plain.stderr))
 
 
 def test_gpu_workers_get_cuda_11_2_with_cudnn_8_and_a_device_reservation(compose):

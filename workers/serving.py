@@ -1,8 +1,9 @@
 """``python -m workers.serving``: a serving worker, answering the web app's prediction requests.
 
-It keeps models loaded (an LRU within ``--memory-mb``), takes every request waiting on the queue
-(up to ``--max-batch``, waiting ``--batch-window-ms`` for more), groups them by model and answers
-each group with one forward pass. Run as many as the machines allow: they share one queue.
+It keeps models loaded (an LRU within ``--memory-mb``), takes every request waiting (up to
+``--max-batch``, waiting ``--batch-window-ms`` for more), taking turns between the users who have
+some waiting (see serving_protocol), groups them by model and answers each group with one forward
+pass. Run as many as the machines allow: they share the queues.
 It needs only Redis and the media files, never the database.
 """
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pathlib import Path
 
 import redis
 
-from workers.serving_protocol import (HEARTBEAT_TTL_SECONDS, QUEUE, REPLY_TTL_SECONDS, WORKER_PREFIX, Request,
-                                      encode_reply, reply_key)
+from workers.serving_protocol import (HEARTBEAT_TTL_SECONDS, QUEUE, REPLY_TTL_SECONDS, TAKE, TURNS, WORKER_PREFIX,
+                                      Request, encode_reply, reply_key)
 
 log = logging.getLogger("icstudio.serving")
 
@@ -33,6 +34,7 @@ class ServingWorker:
         from classifier.serving import ModelCache
 
         self.redis = redis.Redis.from_url(redis_url, socket_keepalive=True)
+        self._take_one = self.redis.register_script(TAKE)
         self.cache = ModelCache(memory_bytes)
         self.max_batch, self.window = max_batch, window
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
@@ -78,20 +80,24 @@ class ServingWorker:
         }), ex=HEARTBEAT_TTL_SECONDS)
 
     def _take(self) -> list[bytes]:
-        first = self.redis.blpop([QUEUE], timeout=1)
+        first = self.redis.blpop([TURNS], timeout=1)
         if first is None:
             return []
-        taken = [first[1]]
+        taken = [request for request in [self._take_one(keys=[TURNS], args=[first[1], QUEUE])] if request]
         deadline = time.monotonic() + self.window
         while len(taken) < self.max_batch:
-            more = self.redis.lpop(QUEUE, self.max_batch - len(taken))
+            # One request per turn, the turns in one round trip: a batch holds every waiting user's oldest.
+            pipe = self.redis.pipeline(transaction=False)
+            for _ in range(self.max_batch - len(taken)):
+                self._take_one(keys=[TURNS], args=["", QUEUE], client=pipe)
+            more = [request for request in pipe.execute() if request]
             if more:
                 taken.extend(more)
                 continue
             if time.monotonic() >= deadline:
                 break
             # Not BLPOP: Redis checks blocking timeouts on its cron tick (100 ms at hz 10), so a 2 ms
-            # BLPOP can block for up to 100 ms. A few LPOPs a millisecond cost nothing.
+            # BLPOP can block for up to 100 ms. A few round trips a millisecond cost nothing.
             time.sleep(0.0003)
         return taken
 

@@ -168,6 +168,9 @@ def test_stratified_split_is_fixed_by_its_seed(tmp_path):
     ("x\t0\tcat.jpg", "index must be an integer"),
     ("1\tzero\tcat.jpg", "labels must be numbers"),
     ("1\t5\tcat.jpg", "outside 0..2"),
+    ("1\tnan\tcat.jpg", "labels must be finite numbers of 0 or more .*, not 'nan'"),
+    ("1\t-3\tcat.jpg", "labels must be finite numbers of 0 or more .*, not '-3'"),
+    ("1\t0\tinf\tcat.jpg", "labels must be finite numbers of 0 or more .*, not 'inf'"),
     ("1\t0\tmissing.jpg", "not found"),
 ])
 def test_bad_lst_rows_name_file_and_line(tmp_path, row, message):
@@ -176,6 +179,14 @@ def test_bad_lst_rows_name_file_and_line(tmp_path, row, message):
     with pytest.raises(ListFileError, match=message) as error:
         lst.read_lst(tmp_path / "bad.lst", num_classes=3, root=tmp_path)
     assert error.value.line == 2 and str(error.value).startswith(f"{tmp_path / 'bad.lst'}:2:")
+
+
+@pytest.mark.parametrize("label", [float("nan"), float("inf"), -3.0, (1.0, float("nan"))])
+def test_record_labels_that_name_no_class_are_refused_with_the_record(label):
+    header = recordio.IRHeader(len(label) if isinstance(label, tuple) else 0, label, 7)
+    with pytest.raises(RecordIOError, match=r"^a\.rec: record 2 \(id 7\): label (nan|inf|-3) names no class"):
+        recordio.record_labels(header, "a.rec: record 2")
+    assert recordio.record_labels(recordio.IRHeader(2, (0.0, 1.0), 1), "a.rec: record 1") == (0.0, 1.0)
 
 
 def test_duplicate_index_and_multi_label_width(tmp_path):

@@ -50,13 +50,20 @@ def bob(django_user_model):
     return django_user_model.objects.create_user(username="bob", password="builder-4242")
 
 
+def api_key(user) -> str:
+    """A working API token for ``user`` (one per user object: a test asking twice gets the same one)."""
+    from webapp.accounts.services import api_key_create
+
+    if not hasattr(user, "_test_api_key"):
+        user._test_api_key = api_key_create(user=user, name="tests")[1]
+    return user._test_api_key
+
+
 def _client(user):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(user)}")
     return client
 
 

@@ -12,9 +12,8 @@ import pytest
 import websockets
 from celery.contrib.testing.worker import start_worker
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
-from tests.webapp.conftest import TEST_REDIS, colour_version
+from tests.webapp.conftest import TEST_REDIS, api_key, colour_version
 
 pytestmark = pytest.mark.django_db(transaction=True)
 IDLE_SECONDS = 60
@@ -81,7 +80,7 @@ async def _hold_idle_then_cancel(base: str, session: str, job_id: int, token: st
 
 def test_idle_job_and_notice_sockets_stay_open_and_still_deliver(logged_server, api, alice):
     asgi_server, log = logged_server
-    token = Token.objects.get_or_create(user=alice)[0].key
+    token = api_key(alice)
     job_id = _queued_job(api, asgi_server, token)
     browser = Client()
     browser.force_login(alice)

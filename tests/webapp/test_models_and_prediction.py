@@ -21,9 +21,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _token(user) -> str:
-    from rest_framework.authtoken.models import Token
+    from tests.webapp.conftest import api_key
 
-    return Token.objects.get_or_create(user=user)[0].key
+    return api_key(user)
 
 
 def _runtime(url: str, token: str, **config):

@@ -48,7 +48,7 @@ def _communicator(user, job_id, after=0):
 
     browser = Client()
     browser.force_login(user)
-    headers = [(b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode()), (b"origin", b"http://localhost")]
+    headers = [(b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode()), (b"origin", b"http://localhost"), (b"host", b"localhost")]
     return WebsocketCommunicator(application, f"/ws/jobs/{job_id}/?after={after}", headers=headers)
 
 
@@ -185,7 +185,7 @@ def test_notices_reach_the_owner_s_pages_when_a_job_ends(api, alice, bob, versio
         browser = Client()
         browser.force_login(user)
         cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
-        return WebsocketCommunicator(application, "/ws/notices/", headers=[(b"cookie", cookie), (b"origin", b"http://localhost")])
+        return WebsocketCommunicator(application, "/ws/notices/", headers=[(b"cookie", cookie), (b"origin", b"http://localhost"), (b"host", b"localhost")])
 
     notice = async_to_sync(listen)(notices(alice), notices(bob))
     assert notice == {"type": "job", "job": job.id, "state": "succeeded", "reason": "",

@@ -1,5 +1,9 @@
 from django.urls import path
 
-from webapp.accounts import views
+from webapp.accounts import api
 
-urlpatterns = [path("auth/token/", views.TokenForCredentials.as_view(), name="api-token")]
+urlpatterns = [
+    path("auth/token/", api.TokenForCredentials.as_view(), name="api-token"),
+    path("tokens/", api.ApiKeys.as_view(), name="api-token-list"),
+    path("tokens/<int:key_id>/", api.ApiKeyDetail.as_view(), name="api-token-detail"),
+]

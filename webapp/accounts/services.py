@@ -1,24 +1,68 @@
-"""Writes about users: sign-up and API tokens."""
+"""Writes about users: accounts and API keys (named, optionally expiring, kept as sha256 digests)."""
 from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
+
+from webapp.accounts.models import ApiKey
+
+# A key's last use is written at most this often: a busy prediction client must not write a row per call.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+KEY_PREFIX = "ics_"  # says what a leaked string is, to a person or a secret scanner
+
+
+class AccountError(Exception):
+    """A write refused for a reason the user can act on; ``field`` names the input at fault."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message, self.field = message, field
 
 
 @transaction.atomic
-def user_create(*, username: str, password: str) -> User:
+def user_create(*, username: str, password: str, is_staff: bool | None = None) -> User:
     """A new account; the first one on an installation is staff, so someone can see the health page."""
     first = not User.objects.exists()
-    return User.objects.create_user(username=username, password=password, is_staff=first)
+    return User.objects.create_user(username=username, password=password,
+                                    is_staff=first if is_staff is None else is_staff or first)
 
 
-def token_get(*, user: User) -> Token:
-    token, _ = Token.objects.get_or_create(user=user)
-    return token
+def api_key_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
-@transaction.atomic
-def token_regenerate(*, user: User) -> Token:
-    Token.objects.filter(user=user).delete()
-    return Token.objects.create(user=user)
+def api_key_create(*, user: User, name: str, expires: datetime | None = None) -> tuple[ApiKey, str]:
+    """A new key and its secret, which exists nowhere else: show it once."""
+    name = name.strip()
+    if not name:
+        raise AccountError("a token needs a name (what it is for, e.g. 'laptop' or 'nightly job')", "name")
+    if len(name) > ApiKey._meta.get_field("name").max_length:
+        raise AccountError("a token's name is at most 100 characters", "name")
+    if expires is not None and expires <= timezone.now():
+        raise AccountError("the expiry must be in the future", "expires")
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)  # 256 random bits: a digest lookup needs no salt
+    return ApiKey.objects.create(user=user, name=name, digest=api_key_digest(secret), expires=expires), secret
+
+
+def api_key_revoke(*, user: User, key_id: int) -> bool:
+    """Delete one of ``user``'s keys; False if they have no such key."""
+    deleted, _ = ApiKey.objects.filter(user=user, id=key_id).delete()
+    return bool(deleted)
+
+
+def user_for_api_key(key: str) -> User | None:
+    """The active user whose unexpired key ``key`` is, or None. Records when the key was last used."""
+    if not key or len(key) > 200:
+        return None
+    now = timezone.now()
+    api_key = ApiKey.objects.select_related("user").filter(digest=api_key_digest(key)).first()
+    if api_key is None or not api_key.user.is_active or (api_key.expires and api_key.expires <= now):
+        return None
+    if api_key.last_used is None or now - api_key.last_used >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(id=api_key.id).update(last_used=now)
+    return api_key.user

@@ -4,9 +4,12 @@ from django.urls import path
 from webapp.accounts import views
 
 urlpatterns = [
-    path("signin/", auth_views.LoginView.as_view(), name="login"),
+    path("signin/", views.SigninView.as_view(), name="login"),
     path("signout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
     path("account/", views.account, name="account"),
-    path("account/token/", views.token_regenerate, name="token-regenerate"),
+    path("account/token/", views.api_key_create, name="api-key-create"),
+    path("account/token/<int:key_id>/revoke/", views.api_key_revoke, name="api-key-revoke"),
+    path("account/users/", views.user_create, name="account-user-create"),
+    path("account/password/", views.PasswordChangeView.as_view(), name="password-change"),
 ]

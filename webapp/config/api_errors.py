@@ -1,9 +1,21 @@
-"""Every API error is ``{"error": "...", "fields": {"name": ["..."]}}`` with its 4xx status."""
+"""Every API error is ``{"error": "...", "fields": {"name": ["..."]}}`` with its 4xx status, as JSON whatever
+the client's ``Accept`` says (a browser's ``text/html`` would otherwise get DRF's HTML page for a 404)."""
 from __future__ import annotations
 
 from django.http import Http404
-from rest_framework import exceptions
+from rest_framework import exceptions, parsers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's, with a body nested past Python's recursion limit (``[[[[...``) refused as a 400, not a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply") from None
 
 
 def _flatten(detail) -> list[str]:
@@ -19,7 +31,10 @@ def json_error_handler(exc, context):
         exc = exceptions.NotFound("Not found.")
     response = exception_handler(exc, context)
     if response is None:
-        return None
+        return None  # Django's own handlers answer (JSON under /api/: webapp.config.error_pages)
+    request = context.get("request")
+    if request is not None:
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
     detail = response.data
     if isinstance(exc, exceptions.ValidationError) and isinstance(detail, dict):
         fields = {name: _flatten(value) for name, value in detail.items() if name != "non_field_errors"}

@@ -1,4 +1,5 @@
-"""The ASGI entry point: HTTP through Django, WebSockets through Channels (signed-in users only)."""
+"""The ASGI entry point: HTTP through Django (bodies guarded by BodyLimits), WebSockets through Channels
+(signed-in users only)."""
 import os
 
 from django.core.asgi import get_asgi_application
@@ -8,11 +9,16 @@ django_application = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from webapp.config.body_limits import BodyLimits  # noqa: E402
 from webapp.config.routing import websocket_urlpatterns  # noqa: E402
+from webapp.config.same_origin import SameOriginValidator  # noqa: E402
+from webapp.operations.upload_leftovers import upload_leftovers_remove  # noqa: E402
+
+upload_leftovers_remove()  # temp files of uploads a killed predecessor was receiving
 
 application = ProtocolTypeRouter({
-    "http": django_application,
-    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    # Who asks and how much the route takes are decided before Django reads (and spools) the body.
+    "http": BodyLimits(django_application),
+    "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })

@@ -2,7 +2,10 @@
 way back; under ``/api/`` the JSON API's own ``{"error": ..., "fields": {}}`` instead of HTML."""
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.template import loader
 
@@ -13,9 +16,25 @@ def _api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
+def _unreadable(exception) -> str:
+    """Why Django could not read a request, in words a client can act on."""
+    if isinstance(exception, TooManyFilesSent):
+        return f"too many files in one request: at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES}; send them in parts"
+    if isinstance(exception, TooManyFieldsSent):
+        return f"too many form fields in one request: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}"
+    if isinstance(exception, RequestDataTooBig):
+        return (f"the form is too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)} MB "
+                "outside its files (send large data as a file)")
+    if isinstance(exception, MultiPartParserError):
+        return "the multipart body could not be read (a bad boundary or part header)"
+    if isinstance(exception, DisallowedHost):
+        return "this server does not answer to that host name (ALLOWED_HOSTS)"
+    return "The request could not be read."
+
+
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
     if _api(request):
-        return JsonResponse({"error": "The request could not be read.", "fields": {}}, status=400)
+        return JsonResponse({"error": _unreadable(exception), "fields": {}}, status=400)
     return render(request, "400.html", status=400)
 
 

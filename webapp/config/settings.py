@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from webapp.config.env import env_bool, env_int, env_list, env_str
+from webapp.config.env import env_bool, env_int, env_list, env_str, private_file
 from webapp.config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -24,15 +24,32 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY") or ""
 if not SECRET_KEY:
     # A per-installation key, made on first start and kept beside the database.
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        import secrets
+    # Owner-only (0600): it signs every session.
+    import secrets
 
-        key_file.write_text(secrets.token_urlsafe(50))
-    SECRET_KEY = key_file.read_text().strip()
+    SECRET_KEY = private_file(VAR_DIR / "secret_key", secrets.token_urlsafe(50)).read_text().strip()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 CSRF_FAILURE_VIEW = "webapp.config.error_pages.csrf_failure"  # a page in plain words, not Django's bare 403
+
+# HTTPS_ONLY=true: served only over HTTPS through a TLS-terminating proxy (compose's Caddy), which says
+# so in X-Forwarded-Proto. Plain HTTP then redirects, cookies are Secure and browsers are told (HSTS) to
+# come back over HTTPS only. Off by default: `./dev run` serves plain HTTP on localhost.
+HTTPS_ONLY = env_bool("HTTPS_ONLY", False)
+if HTTPS_ONLY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True  # the header only allows listing; nothing is submitted to the preload list
+
+# Sign-in refuses a username, or a client address, after this many wrong passwords within the window
+# (even with the right password), until the window has passed; the API's token route counts too.
+SIGNIN_MAX_FAILURES = env_int("SIGNIN_MAX_FAILURES", 10)
+SIGNIN_WINDOW_SECONDS = env_int("SIGNIN_WINDOW_SECONDS", 15 * 60)
+# SIGNUP_OPEN=false: the sign-up page says accounts are made by staff (on the account page).
+SIGNUP_OPEN = env_bool("SIGNUP_OPEN", True)
 
 INSTALLED_APPS = [
     "daphne",
@@ -43,7 +60,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Redoc's files, served by the app: the API docs page works offline
     "channels",
@@ -90,6 +106,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    if DATABASES["default"]["NAME"] not in ("", ":memory:") and Path(DATABASES["default"]["NAME"]).parent.is_dir():
+        # Made owner-only before SQLite makes it 0644 (its journals take the database's mode).
+        private_file(Path(DATABASES["default"]["NAME"]))
     # Web and worker write concurrently; wait for the lock instead of failing at once.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     # Tests run a worker thread beside the test: an in-memory database's shared cache answers
@@ -101,6 +120,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["webapp.accounts.backends.RateLimitedModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dataset-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -118,9 +138,20 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 
 # Uploads stream to temporary files: a 2 GB zip never sits in memory.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
-FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
+# In a folder of IC Studio's own, so the temp file of an upload whose server was killed mid-request is found
+# and removed (webapp/operations/uploads_tmp.py: at web start and by `manage.py cleanup`).
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or str(VAR_DIR / "uploads-tmp")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(mode=0o700, parents=True, exist_ok=True)
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("MAX_UPLOAD_FILES", 5000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# One request's body to an upload route (images, model imports, transforms, base models), refused
+# with 413 while it arrives (webapp/config/body_limits.py); other routes take DATA_UPLOAD_MAX_MEMORY_SIZE.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 2 << 30)
+
+# An imported model.tar.gz is refused from its headers past this unpacked size or this many files
+# (a ResNet-152 artifact unpacks to about 250 MB in a few files).
+MODEL_MAX_UNPACKED_BYTES = env_int("MODEL_MAX_UNPACKED_BYTES", 1 << 30)
+MODEL_MAX_FILES = env_int("MODEL_MAX_FILES", 32)
 
 # Limits on one image; larger ones are refused at ingestion with the reason.
 IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 50 * 1024 * 1024)
@@ -132,6 +163,12 @@ MODEL_STORE = Path(env_str("MODEL_STORE", str(VAR_DIR / "model-store")))
 # A running job whose worker has not beaten for TRAINING_STALE_SECONDS is requeued to resume.
 TRAINING_HEARTBEAT_SECONDS = env_int("TRAINING_HEARTBEAT_SECONDS", 5)
 TRAINING_STALE_SECONDS = env_int("TRAINING_STALE_SECONDS", 60)
+# The same lease holds a version build and a batch transform. A worker that stops this many times on one
+# piece of work (killed, out of memory) fails it with that reason instead of trying it forever.
+WORK_MAX_ATTEMPTS = env_int("WORK_MAX_ATTEMPTS", 3)
+# A queued job, build or transform whose message is not in the broker this long after it was sent (Redis
+# restarted without persistence, or flushed) is sent again; the wait covers a message a worker is taking.
+WORK_RESEND_SECONDS = env_int("WORK_RESEND_SECONDS", 60)
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
@@ -146,11 +183,13 @@ CHANNEL_LAYERS = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous API call then gets 401 with WWW-Authenticate, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "webapp.accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["webapp.config.api_errors.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "EXCEPTION_HANDLER": "webapp.config.api_errors.json_error_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
@@ -177,3 +216,5 @@ LOGGING = logging_config(env_str("LOG_LEVEL", "INFO"), env_str("LOG_FORMAT", "pl
 # Prediction: a request waits this long for a serving worker; SageMaker's own payload limit.
 SERVING_TIMEOUT_SECONDS = env_int("SERVING_TIMEOUT_SECONDS", 30)
 INVOCATION_MAX_BYTES = env_int("INVOCATION_MAX_BYTES", 6 * 1024 * 1024)
+# An invocation's image is refused from its header above this many pixels: the model needs few.
+INVOCATION_MAX_PIXELS = env_int("INVOCATION_MAX_PIXELS", 4096 * 4096)

@@ -18,7 +18,7 @@ from webapp.datasets.services import classes as class_services
 from webapp.datasets.services import labeling, versions
 from webapp.datasets.services.classes import ServiceError
 from webapp.datasets.services.exporting import version_images_zip
-from webapp.datasets.services.ingestion import uploads_from_request, uploads_ingest
+from webapp.datasets.services.ingestion import UploadRefused, uploads_from_request, uploads_ingest
 
 
 @contextmanager
@@ -148,6 +148,7 @@ class DatasetDetail(APIView):
             class_services.dataset_rename(dataset=dataset, name=str(request.data.get("name", dataset.name)))
         return Response(DatasetDetailSerializer(dataset).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, dataset_id):
         with service_errors():
             class_services.dataset_delete(dataset=selectors.dataset_get(user=request.user, dataset_id=dataset_id))
@@ -230,8 +231,14 @@ class Uploads(APIView):
         if not files:
             raise ValidationError({"files": ["upload at least one file"]})
         class_names = [n.strip() for n in request.data.get("class_names", "").split(",") if n.strip()]
-        report = uploads_ingest(dataset=dataset, uploads=uploads_from_request(files, request.data.getlist("paths")),
-                                class_names=class_names)
+        try:
+            report = uploads_ingest(dataset=dataset, uploads=uploads_from_request(files, request.data.getlist("paths")),
+                                    class_names=class_names)
+        except UploadRefused as refused:  # a broken .lst or .rec: nothing of the upload was kept
+            reason = f"{refused.reason} (nothing of this upload was kept)"
+            return Response({"error": reason, "fields": {"files": [reason]}, "accepted": 0, "duplicates": [],
+                             "rejected": [{"file": refused.name, "reason": refused.reason}]},
+                            status=status.HTTP_400_BAD_REQUEST)
         return Response(report.as_dict())
 
 
@@ -263,6 +270,9 @@ class Labels(APIView):
         add = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
         remove = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
 
+        class Meta:
+            ref_name = "LabelsInput"  # the schema's name: three views have an Input
+
     @extend_schema(request=Input, responses={200: {"type": "object"}})
     def post(self, request, dataset_id):
         dataset, data = _dataset_and_input(request, dataset_id, self.Input)
@@ -282,6 +292,9 @@ class SplitView(APIView):
         stratified = serializers.BooleanField(default=True)
         images = serializers.ListField(child=serializers.IntegerField(), required=False)
         split = serializers.ChoiceField(choices=["train", "val", ""], required=False)
+
+        class Meta:
+            ref_name = "SplitInput"
 
     @extend_schema(request=Input, responses={200: {"type": "object"}})
     def post(self, request, dataset_id):

@@ -77,6 +77,14 @@ class DatasetVersion(models.Model):
     progress = models.FloatField(default=0.0)
     error = models.TextField(blank=True)
     directory = models.CharField(max_length=300)  # under MEDIA_ROOT
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)  # while a worker builds it
+    # The lease (webapp/training/heartbeats.py): the claim holding it, how often a worker stopped on it, and
+    # the last message sent for it (its Celery task id, and when), which the beat task looks for in the broker.
+    lease = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    sent = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-number"]

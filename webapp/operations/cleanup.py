@@ -3,7 +3,9 @@
 - a finished training job's ``work/`` (per-epoch checkpoints and optimizer states, kept for resuming);
   its ``model.tar.gz`` stays;
 - a finished batch transform's input (its JSON Lines output stays);
-- uploaded base models for incremental training that no job refers to.
+- uploaded base models for incremental training that no job refers to;
+- temp files of uploads whose web server was killed mid-request, once a few minutes old whatever
+  ``--days`` says (webapp/operations/upload_leftovers.py).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from webapp.operations.upload_leftovers import upload_leftovers
 from webapp.registry.models import BatchTransform
 from webapp.training.models import TrainingJob
 
@@ -56,3 +59,5 @@ def candidates(*, finished_before: datetime) -> Iterator[Candidate]:
     for artifact in sorted(media.glob("uploads/*/models/*/model.tar.gz")):
         if str(artifact.relative_to(media)) not in referenced and artifact.stat().st_mtime < cutoff:
             yield Candidate(artifact.parent, "an uploaded base model no job uses")
+    for leftover in upload_leftovers():
+        yield Candidate(leftover, "the temp file of an upload whose web server stopped mid-request")

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from workers.presence import beats
-from workers.serving_protocol import QUEUE as SERVING_QUEUE
+from workers.serving_protocol import waiting as serving_waiting
 from workers.serving_protocol import WORKER_PREFIX as SERVING_PREFIX
 
 DISK_LOW_FRACTION = 0.05
@@ -69,7 +69,7 @@ def redis_server() -> dict:
         info = client.info()
         return {"version": info.get("redis_version"), "used_memory": info.get("used_memory_human"),
                 "training_queue": client.llen("gpu"), "cpu_queue": client.llen("cpu"),
-                "serving_queue": client.llen(SERVING_QUEUE)}
+                "serving_queue": serving_waiting(client)}
     return _timed(check)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import render
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAdminUser
 
@@ -24,6 +25,7 @@ def health_page(request):
     return render(request, "operations/health.html", {"report": result}, status=200 if result["ok"] else 503)
 
 
+@extend_schema(responses={200: {"type": "object"}, 503: {"type": "object"}})
 @api_view(["GET"])
 @permission_classes([IsStaff])
 def health_api(request):

@@ -30,9 +30,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.authtoken.models import Token
 
-from classifier.invocation import InvocationError, check_image, check_request, render
+from classifier.invocation import InvocationError, check_image, check_pixels, check_request, render
 from webapp.registry import serving_client
 from webapp.registry.models import Model
 
@@ -65,7 +64,7 @@ def _request_id(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _sagemaker_error(error: InvocationError) -> JsonResponse:
+def sagemaker_error(error: InvocationError) -> JsonResponse:
     """SageMaker's shape: the code in ``x-amzn-ErrorType``, the words in ``message``."""
     code = getattr(error, "code", None)
     body = {"message": error.message}
@@ -81,7 +80,7 @@ def _sagemaker_error(error: InvocationError) -> JsonResponse:
     return _request_id(response)
 
 
-def _api_key(header: str) -> str | None:
+def api_key(header: str) -> str | None:
     scheme, _, rest = header.partition(" ")
     if scheme in ("Token", "Bearer") and rest.strip():
         return rest.strip()
@@ -89,18 +88,25 @@ def _api_key(header: str) -> str | None:
     return match.group(1) if match else None
 
 
+def unauthenticated(key_sent: bool) -> Refused:
+    """The 401 for a caller with no API key, or (``key_sent``) with one that names nobody."""
+    if key_sent:
+        return Refused(401, "UnrecognizedClientException", "the API token is not valid; see your account page for yours")
+    return Refused(401, "MissingAuthenticationTokenException",
+                   "authentication required: send 'Authorization: Token <your API token>', "
+                   "or sign with AWS SigV4 using your API token as the access key")
+
+
 async def _token_user(request: HttpRequest):
-    header = request.headers.get("Authorization", "")
-    key = _api_key(header)
+    from webapp.accounts.services import user_for_api_key
+
+    key = api_key(request.headers.get("Authorization", ""))
     if key is None:
-        raise Refused(401, "MissingAuthenticationTokenException",
-                      "authentication required: send 'Authorization: Token <your API token>', "
-                      "or sign with AWS SigV4 using your API token as the access key")
-    token = await Token.objects.select_related("user").filter(key=key).afirst()
-    if token is None or not token.user.is_active:
-        raise Refused(401, "UnrecognizedClientException",
-                      "the API token is not valid; see your account page for yours")
-    return token.user
+        raise unauthenticated(False)
+    user = await sync_to_async(user_for_api_key)(key)
+    if user is None:
+        raise unauthenticated(True)
+    return user
 
 
 async def _model(user, *, name: str | None = None, model_id: int | None = None) -> Model:
@@ -137,7 +143,8 @@ def _length(request: HttpRequest) -> int | None:
 async def _answer(model: Model, body: bytes) -> serving_client.Reply:
     artifact = str(Path(settings.MEDIA_ROOT, model.artifact).resolve())
     try:
-        reply = await serving_client.predict(artifact, body)
+        # By owner: the serving workers take turns between users, so one user's backlog waits for itself.
+        reply = await serving_client.predict(artifact, body, owner=str(model.owner_id))
     except serving_client.ServingUnavailable as error:
         raise Refused(503, "ServiceUnavailable", str(error)) from None
     if reply.error:
@@ -169,12 +176,13 @@ async def invocations(request: HttpRequest, name: str | None = None) -> HttpResp
         model = await _model(user, name=name or request.headers.get(TARGET_MODEL))
         body = request.body
         check_image(body, settings.INVOCATION_MAX_BYTES)
+        check_pixels(body, settings.INVOCATION_MAX_PIXELS)
         reply = await _answer(model, body)
     except InvocationError as error:
-        return _sagemaker_error(error)
+        return sagemaker_error(error)
     except Exception:
         log.exception("invocation failed")
-        return _sagemaker_error(Refused(500, "InternalFailure", "an internal failure occurred; it is in the server's log"))
+        return sagemaker_error(Refused(500, "InternalFailure", "an internal failure occurred; it is in the server's log"))
     payload, kind = render(reply.probabilities, kind)
     return _request_id(_timing(HttpResponse(payload, content_type=kind), reply, started))
 
@@ -184,7 +192,7 @@ async def invocations(request: HttpRequest, name: str | None = None) -> HttpResp
 async def ping(request: HttpRequest) -> JsonResponse:
     """Health for load balancers, as SageMaker's container gives it: open to all, and it names nothing."""
     if request.method not in ("GET", "HEAD"):
-        return _sagemaker_error(Refused(405, "ValidationError", "GET /ping"))
+        return sagemaker_error(Refused(405, "ValidationError", "GET /ping"))
     alive = await serving_client.workers()
     response = JsonResponse({"status": "ok" if alive else "no serving worker", "serving_workers": len(alive),
                              **({} if alive else {"message": "no serving worker is running; start one with "
@@ -215,6 +223,7 @@ async def predict(request: HttpRequest, model_id: int) -> HttpResponse:
         model = await _model(user, model_id=model_id)
         body = request.body
         check_image(body, settings.INVOCATION_MAX_BYTES)
+        check_pixels(body, settings.INVOCATION_MAX_PIXELS)
         reply = await _answer(model, body)
     except InvocationError as error:
         return _error(error)

@@ -16,7 +16,7 @@ from django.utils.text import slugify
 from webapp.datasets.services.classes import ServiceError
 from webapp.datasets.services.storage import upload_save
 from webapp.registry.models import ENDPOINT_NAME, BatchTransform, Model
-from webapp.training.heartbeats import claim, stale_before
+from webapp.training.heartbeats import TRANSFORMS, Lease, claim, requeue_stale
 from webapp.training.models import TrainingJob
 
 
@@ -75,14 +75,16 @@ def model_register_trained(*, job: TrainingJob) -> Model:
 
 def model_import(*, owner, upload, name: str = "") -> Model:
     """Keep an uploaded ``model.tar.gz`` (SageMaker's or IC Studio's) once its layout checks out;
-    a worker then loads it to check its weights against its network. A refused file is not kept."""
+    a worker then unpacks and loads it to check its weights against its network. The request only reads
+    headers and the JSON files (``artifacts.list_artifact``), within MODEL_MAX_UNPACKED_BYTES and
+    MODEL_MAX_FILES: it writes nothing but the upload. A refused file is not kept, whatever refused it."""
     stem = re.sub(r"(\.tar)?\.gz$", "", Path(upload.name or "model").name)
     name = _check_name(owner, name) if name else _free_name(owner, _endpoint_name(stem))
     relative = f"models/{owner.id}/{uuid.uuid4().hex}/model.tar.gz"
     target = upload_save(upload, _media(relative))
     try:
         model = _imported(owner=owner, name=name, relative=relative, shown_as=upload.name or "the upload")
-    except ServiceError:
+    except BaseException:  # a refusal, or a fault no check foresaw: no orphan file either way
         shutil.rmtree(target.parent, ignore_errors=True)
         raise
     from workers.tasks import validate_model
@@ -97,11 +99,12 @@ def _imported(*, owner, name: str, relative: str, shown_as: str) -> Model:
 
     target = _media(relative)
     try:
-        with tempfile.TemporaryDirectory() as scratch:
-            unpacked = artifacts.read_artifact(target, Path(scratch))
-            shape = artifacts.architecture_of(unpacked)
+        unpacked = artifacts.list_artifact(target, max_unpacked_bytes=settings.MODEL_MAX_UNPACKED_BYTES,
+                                           max_members=settings.MODEL_MAX_FILES)
+        shape = artifacts.architecture_of(unpacked)
     except ArtifactError as error:
-        raise ServiceError(str(error).replace(str(target), shown_as), "artifact") from None
+        reason = str(error).replace(str(target), shown_as)
+        raise ServiceError(reason if reason.startswith(shown_as) else f"{shown_as}: {reason}", "artifact") from None
     num_classes = shape["num_classes"] or len(unpacked.class_names or [])
     if not num_classes:
         raise ServiceError(f"{shown_as}: the network has no fc1 layer, so it is not an image-classification model",
@@ -122,21 +125,27 @@ def _imported(*, owner, name: str, relative: str, shown_as: str) -> Model:
 
 
 def model_validate(*, model_id: int) -> str:
-    """In a worker: load the model as serving will, so a broken import is refused with its reason."""
+    """In a worker: unpack the model (within the caps the web request checked from its headers) and load it
+    as serving will, so a broken import is refused with its reason."""
+    from classifier import artifacts
     from classifier.errors import ClassifierError
     from classifier.inference import Predictor
 
     model = Model.objects.get(id=model_id)
-    try:
-        predictor = Predictor(_media(model.artifact))
-    except (ClassifierError, OSError) as error:
-        Model.objects.filter(id=model.id).update(state=Model.State.INVALID, reason=str(error).replace(
-            str(_media(model.artifact)), model.name))
-        return Model.State.INVALID
-    except Exception as error:  # MXNet's own errors for shapes that do not fit the network
-        Model.objects.filter(id=model.id).update(state=Model.State.INVALID,
-                                                 reason=f"the weights do not fit the network: {error}"[:2000])
-        return Model.State.INVALID
+    source = _media(model.artifact)
+    with tempfile.TemporaryDirectory(prefix="icstudio-import-") as unpacked:
+        try:
+            artifacts.read_artifact(source, Path(unpacked), max_unpacked_bytes=settings.MODEL_MAX_UNPACKED_BYTES,
+                                    max_members=settings.MODEL_MAX_FILES)
+            predictor = Predictor(Path(unpacked))
+        except (ClassifierError, OSError) as error:
+            reason = str(error).replace(str(source), model.name).replace(unpacked, model.name)
+            Model.objects.filter(id=model.id).update(state=Model.State.INVALID, reason=reason)
+            return Model.State.INVALID
+        except Exception as error:  # MXNet's own errors for shapes that do not fit the network
+            reason = f"the weights do not fit the network: {error}".replace(unpacked, model.name)
+            Model.objects.filter(id=model.id).update(state=Model.State.INVALID, reason=reason[:2000])
+            return Model.State.INVALID
     Model.objects.filter(id=model.id).update(state=Model.State.READY, reason="",
                                              num_classes=predictor.num_classes)
     return Model.State.READY
@@ -206,16 +215,22 @@ def transform_create(*, owner, model: Model, upload, lst_upload=None) -> BatchTr
 
 def transform_run(*, transform_id: int, worker: str = "worker") -> str:
     """In a worker: the whole input through the model; a redelivered run continues where it stopped."""
+    job = BatchTransform.objects.select_related("model").get(id=transform_id)
+    if job.finished_state:
+        return job.state
+    token = claim(TRANSFORMS, job.id, worker=worker)
+    if not token:
+        return "running elsewhere"  # a duplicate delivery while its first worker is alive
+    with Lease(TRANSFORMS, job.id, token):  # beats while the model loads and between progress reports too
+        return _transform_run(job, token)
+
+
+def _transform_run(job: BatchTransform, token: str) -> str:
     from classifier.errors import ClassifierError
     from classifier.inference import Predictor
     from classifier.transform import count_items, items_of, transform
 
-    job = BatchTransform.objects.select_related("model").get(id=transform_id)
-    if job.finished_state:
-        return job.state
-    if not claim(BatchTransform.objects.filter(id=job.id), queued=BatchTransform.State.QUEUED,
-                 running=BatchTransform.State.RUNNING, worker=worker):
-        return "running elsewhere"  # a duplicate delivery while its first worker is alive
+    mine = BatchTransform.objects.filter(id=job.id, lease=token, state=BatchTransform.State.RUNNING)
     folder = _media(job.directory)
     source = folder / ("input.zip" if job.kind == BatchTransform.Kind.ZIP else "input.rec")
     lst = folder / "input.lst"
@@ -225,30 +240,21 @@ def transform_run(*, transform_id: int, worker: str = "worker") -> str:
         predictor = Predictor(_media(job.model.artifact))
 
         def progress(done: int, failed: int) -> None:
-            BatchTransform.objects.filter(id=job.id).update(done=done, failed=failed, heartbeat=timezone.now())
+            mine.update(done=done, failed=failed, heartbeat=timezone.now())
 
         lines, failed = transform(predictor, items_of(source, lst if lst.exists() else None),
                                   _media(job.output), on_progress=progress)
     except (ClassifierError, OSError) as error:
-        BatchTransform.objects.filter(id=job.id).update(
-            state=BatchTransform.State.FAILED, reason=str(error).replace(str(source), job.input_name),
-            finished=timezone.now())
+        mine.update(state=BatchTransform.State.FAILED, reason=str(error).replace(str(source), job.input_name),
+                    finished=timezone.now())
         return BatchTransform.State.FAILED
-    BatchTransform.objects.filter(id=job.id).update(state=BatchTransform.State.SUCCEEDED, done=lines, total=lines,
-                                                    finished=timezone.now())
+    # Once: a worker taken for dead that reaches the end after another took it over changes nothing.
+    if not mine.update(state=BatchTransform.State.SUCCEEDED, done=lines, total=lines, finished=timezone.now()):
+        return "taken over by another worker"
     return BatchTransform.State.SUCCEEDED
 
 
 def transforms_requeue_stale() -> list[int]:
     """Running transforms whose worker stopped beating go back to the queue, to continue after their
-    last written line."""
-    from workers.tasks import batch_transform
-
-    stale = stale_before()
-    requeued = []
-    for transform in BatchTransform.objects.filter(state=BatchTransform.State.RUNNING, heartbeat__lt=stale):
-        if BatchTransform.objects.filter(id=transform.id, state=BatchTransform.State.RUNNING,
-                                         heartbeat__lt=stale).update(state=BatchTransform.State.QUEUED):
-            batch_transform.delay(transform.id)
-            requeued.append(transform.id)
-    return requeued
+    last written line (or fail past WORK_MAX_ATTEMPTS)."""
+    return requeue_stale(TRANSFORMS, resuming="continuing after the last line written")

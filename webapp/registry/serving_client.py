@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from workers.serving_protocol import QUEUE, WORKER_PREFIX, Request, reply_key
+from workers.serving_protocol import ENQUEUE, TURNS, WORKER_PREFIX, Request, queue_key, reply_key
 
 _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -45,18 +45,18 @@ def _client() -> aioredis.Redis:
     return client
 
 
-async def predict(artifact: str, image: bytes, *, timeout: float | None = None) -> Reply:
-    """Probabilities for ``image`` from the model at ``artifact`` (an absolute path)."""
+async def predict(artifact: str, image: bytes, *, owner: str = "", timeout: float | None = None) -> Reply:
+    """Probabilities for ``image`` from the model at ``artifact`` (an absolute path), queued in ``owner``'s turn."""
     timeout = timeout or settings.SERVING_TIMEOUT_SECONDS
     client = _client()
     if not await _any_worker(client):
         raise ServingUnavailable("no serving worker is running; start one with `python -m workers.serving`")
-    request = Request(id=uuid.uuid4().hex, artifact=artifact, deadline=time.time() + timeout, image=image)
+    request = Request(id=uuid.uuid4().hex, artifact=artifact, deadline=time.time() + timeout, image=image, owner=owner)
     raw = request.encode()
-    await client.rpush(QUEUE, raw)
+    await client.eval(ENQUEUE, 2, queue_key(owner), TURNS, raw, owner)
     got = await client.blpop([reply_key(request.id)], timeout=timeout)
     if got is None:
-        await client.lrem(QUEUE, 1, raw)  # still queued: no worker is there to take it
+        await client.lrem(queue_key(owner), 1, raw)  # still queued: no worker is there to take it
         raise ServingUnavailable(f"no serving worker answered within {timeout:g} s; "
                                  "start one with `python -m workers.serving`")
     return Reply(**json.loads(got[1]))

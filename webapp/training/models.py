@@ -30,6 +30,12 @@ class TrainingJob(models.Model):
     cancel_requested = models.BooleanField(default=False)
     worker = models.CharField(max_length=200, blank=True)
     heartbeat = models.DateTimeField(null=True, blank=True)
+    # The lease (webapp/training/heartbeats.py): the claim holding it, how often a worker stopped on it, and
+    # the last message sent for it (its Celery task id, and when), which the beat task looks for in the broker.
+    lease = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    sent = models.DateTimeField(null=True, blank=True)
     epoch = models.IntegerField(default=-1)  # last finished epoch
     progress = models.FloatField(default=0.0)  # 0..1 over all epochs
     eta = models.FloatField(null=True, blank=True)  # seconds

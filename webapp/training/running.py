@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 
 from classifier.events import Log
-from webapp.training.heartbeats import claim
+from webapp.training.heartbeats import JOBS, Lease, claim, holds
 from webapp.training.models import TrainingJob
 from webapp.training.recording import JobRecorder, shown
 
@@ -19,24 +17,12 @@ log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 1.0
 
 
-class _Heartbeat(threading.Thread):
-    """Marks the job alive while the worker is, so a killed worker shows as a stale heartbeat."""
-
-    def __init__(self, job_id: int):
-        super().__init__(daemon=True)
-        self.job_id = job_id
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(settings.TRAINING_HEARTBEAT_SECONDS):
-            TrainingJob.objects.filter(id=self.job_id).update(heartbeat=timezone.now())
-        close_old_connections()
-
-
-def _cancel_check(job_id: int):
+def _cancel_check(job_id: int, lease: Lease):
     state = {"checked": 0.0, "cancel": False}
 
     def should_stop() -> bool:
+        if lease.lost.is_set():  # taken for dead and given to another worker: this one stops
+            return True
         now = time.monotonic()
         if now - state["checked"] >= CANCEL_POLL_SECONDS:
             state["checked"] = now
@@ -46,10 +32,18 @@ def _cancel_check(job_id: int):
     return should_stop
 
 
-def _finish(job: TrainingJob, recorder: JobRecorder, state: str, reason: str = "", **fields) -> None:
+def _finish(job: TrainingJob, recorder: JobRecorder, state: str, reason: str = "", *, lease: str | None = None,
+            **fields) -> bool:
+    """End the job once: only the claim holding it (``lease``; else a job no worker holds) moves it to
+    ``state`` and says so, so a redelivery or a worker taken for dead that reaches the end says nothing."""
     reason = shown(reason)
-    TrainingJob.objects.filter(id=job.id).update(state=state, reason=reason, finished=timezone.now(), **fields)
+    rows = TrainingJob.objects.filter(id=job.id)
+    rows = rows.filter(state=TrainingJob.State.RUNNING, lease=lease) if lease else rows.filter(
+        state=TrainingJob.State.QUEUED)
+    if not rows.update(state=state, reason=reason, finished=timezone.now(), **fields):
+        return False
     recorder.state(state, reason)
+    return True
 
 
 def _cancelled_reason(job_id: int) -> str:
@@ -83,10 +77,9 @@ def kept_because(job: TrainingJob, hp, result) -> tuple[int | None, dict, str]:
 
 
 def job_run(*, job_id: int, worker: str) -> str:
-    """Train (or resume) job ``job_id``. Idempotent: a finished job is left as it is."""
-    from classifier.errors import ClassifierError, TrainingCancelled
-    from classifier.hyperparameters import parse_hyperparameters
-    from classifier.training import default_contexts, train
+    """Train (or resume) job ``job_id``. Idempotent: a finished job is left as it is, and a job another
+    worker holds alive is left to it (a duplicate delivery)."""
+    from classifier.training import default_contexts
 
     job = TrainingJob.objects.select_related("version").get(id=job_id)
     devices = ",".join(f"{ctx.device_type}{ctx.device_id}" if ctx.device_type == "gpu" else "cpu"
@@ -95,23 +88,32 @@ def job_run(*, job_id: int, worker: str) -> str:
     if job.finished_state:
         return job.state
     recorder = JobRecorder(job)
-    if job.cancel_requested:
+    if job.cancel_requested and job.state == TrainingJob.State.QUEUED:
         _finish(job, recorder, TrainingJob.State.CANCELLED, "cancelled before it started")
         return TrainingJob.State.CANCELLED
     resuming = job.started is not None
-    # Claim the job, unless another worker is alive on it (a duplicate delivery): then leave it be.
-    if not claim(TrainingJob.objects.filter(id=job.id), queued=TrainingJob.State.QUEUED,
-                 running=TrainingJob.State.RUNNING, worker=worker, started=job.started or timezone.now()):
+    token = claim(JOBS, job.id, worker=worker, started=job.started or timezone.now())
+    if not token:
         return "running elsewhere"
     if job.final_epochs:
         started = f"making the model from the checkpoint of epoch {job.final_epochs} on {worker}"
     else:
         started = f"resumed on {worker}" if resuming else f"started on {worker}"
     recorder.state(TrainingJob.State.RUNNING, started)
+    # The lease is kept until the job is finished, evaluation and registration included: a worker
+    # evaluating is alive, and must not be taken for dead and its job run a second time.
+    with Lease(JOBS, job.id, token) as lease:
+        return _train_and_finish(job, recorder, lease)
+
+
+def _train_and_finish(job: TrainingJob, recorder: JobRecorder, lease: Lease) -> str:
+    from classifier.errors import ClassifierError, TrainingCancelled
+    from classifier.hyperparameters import parse_hyperparameters
+    from classifier.training import train
+
+    token = lease.token
     media = Path(settings.MEDIA_ROOT)
     versions = media / job.version.directory
-    heartbeat = _Heartbeat(job.id)
-    heartbeat.start()
     try:
         hp = parse_hyperparameters(job.hyperparameters)
         if job.final_epochs:
@@ -130,28 +132,33 @@ def job_run(*, job_id: int, worker: str) -> str:
             base_model=media / job.base_artifact if job.base_artifact else None,
             model_store=Path(settings.MODEL_STORE),
             handlers=[recorder],
-            should_stop=_cancel_check(job.id),
+            should_stop=_cancel_check(job.id, lease),
             resize=hp.resize,
         )
     except TrainingCancelled:
-        _finish(job, recorder, TrainingJob.State.CANCELLED, _cancelled_reason(job.id))
+        if lease.lost.is_set():
+            return "taken over by another worker"
+        _finish(job, recorder, TrainingJob.State.CANCELLED, _cancelled_reason(job.id), lease=token)
         return TrainingJob.State.CANCELLED
     except ClassifierError as error:
-        _finish(job, recorder, TrainingJob.State.FAILED, str(error))
+        _finish(job, recorder, TrainingJob.State.FAILED, str(error), lease=token)
         return TrainingJob.State.FAILED
     except OSError as error:  # a version's or a model's file gone or unreadable: the user's data, not a bug
         log.warning("job %s failed", job.id, exc_info=True)
         _finish(job, recorder, TrainingJob.State.FAILED, f"cannot read {error.filename or 'a file'}: "
-                                                         f"{error.strerror or error}")
+                                                         f"{error.strerror or error}", lease=token)
         return TrainingJob.State.FAILED
     except Exception as error:
         log.exception("job %s failed", job.id)
-        _finish(job, recorder, TrainingJob.State.FAILED, f"{type(error).__name__}: {error}")
+        _finish(job, recorder, TrainingJob.State.FAILED, f"{type(error).__name__}: {error}", lease=token)
         raise
-    finally:
-        heartbeat.stopped.set()
+    # Only the worker holding the job evaluates it, registers its model and says it succeeded.
+    if not holds(JOBS, job.id, token):
+        return "taken over by another worker"
     artifact = f"{job.directory}/model.tar.gz"
     _evaluate(job, media / artifact, versions / "val.rec", recorder)
+    if not holds(JOBS, job.id, token):  # taken for dead while evaluating: the other worker registers it
+        return "taken over by another worker"
     from webapp.registry.services import model_register_trained
 
     kept_epoch, kept_metrics, kept_reason = kept_because(job, hp, result)
@@ -162,7 +169,8 @@ def job_run(*, job_id: int, worker: str) -> str:
     model = model_register_trained(job=job)
     recorder(Log(f"Model {model.name} holds {kept_reason}"))
     recorder(Log(f"Model {model.name} is ready to predict: POST /endpoints/{model.name}/invocations"))
-    _finish(job, recorder, TrainingJob.State.SUCCEEDED, artifact=artifact, progress=1.0, eta=0)
+    if not _finish(job, recorder, TrainingJob.State.SUCCEEDED, artifact=artifact, progress=1.0, eta=0, lease=token):
+        return "taken over by another worker"
     return TrainingJob.State.SUCCEEDED
 
 

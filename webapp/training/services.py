@@ -133,7 +133,6 @@ def base_model_store(*, owner, upload) -> str:
     """Keep an uploaded SageMaker ``model.tar.gz`` for incremental training, once its layout checks out.
     Returns its path under MEDIA_ROOT."""
     import shutil
-    import tempfile
     import uuid
 
     from classifier import artifacts
@@ -142,9 +141,9 @@ def base_model_store(*, owner, upload) -> str:
 
     relative = f"uploads/{owner.id}/models/{uuid.uuid4().hex}/model.tar.gz"
     target = upload_save(upload, Path(settings.MEDIA_ROOT) / relative)
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            artifacts.read_artifact(target, Path(scratch))
+    try:  # headers and JSON files only, within the import caps: the training worker unpacks it
+        artifacts.list_artifact(target, max_unpacked_bytes=settings.MODEL_MAX_UNPACKED_BYTES,
+                                max_members=settings.MODEL_MAX_FILES)
     except ArtifactError as error:
         shutil.rmtree(target.parent, ignore_errors=True)
         raise ServiceError(str(error).replace(str(target), upload.name), "base_upload") from None
@@ -153,14 +152,13 @@ def base_model_store(*, owner, upload) -> str:
 
 def base_model_check(*, base_artifact: str, hyperparameters: dict[str, str]) -> None:
     """Refuse, before queueing, a model whose architecture differs from the job's (spec 4.2)."""
-    import tempfile
-
     from classifier import artifacts
     from classifier.hyperparameters import architecture_mismatch
 
-    with tempfile.TemporaryDirectory() as scratch:
-        model = artifacts.read_artifact(Path(settings.MEDIA_ROOT) / base_artifact, Path(scratch))
-        problems = architecture_mismatch(artifacts.architecture_of(model), hyperparameters)
+    model = artifacts.list_artifact(Path(settings.MEDIA_ROOT) / base_artifact,  # nothing unpacked in the request
+                                    max_unpacked_bytes=settings.MODEL_MAX_UNPACKED_BYTES,
+                                    max_members=settings.MODEL_MAX_FILES)
+    problems = architecture_mismatch(artifacts.architecture_of(model), hyperparameters)
     if problems:
         raise ServiceError("the model cannot seed this job: " + "; ".join(problems), "base_model")
 
@@ -187,6 +185,7 @@ def _requeue(job: TrainingJob, reason: str, **fields) -> TrainingJob:
     with transaction.atomic():
         if not TrainingJob.objects.filter(id=job.id, state=TrainingJob.State.CANCELLED).update(
                 state=TrainingJob.State.QUEUED, cancel_requested=False, reason=reason, finished=None, eta=None,
+                attempts=0,  # the user's fresh start: the workers that stopped on it before are forgiven
                 **fields):
             raise ServiceError("the job is no longer cancelled", "state")
         job.refresh_from_db()
@@ -227,18 +226,12 @@ def job_model_make(*, job: TrainingJob) -> TrainingJob:
 
 def jobs_requeue_stale() -> list[int]:
     """Running jobs whose worker stopped beating (killed, machine lost) go back to the queue; the next
-    worker resumes them from their last finished epoch. Nothing the user made is lost."""
-    from webapp.training.heartbeats import stale_before
+    worker resumes them from their last finished epoch. Nothing the user made is lost. A job its workers
+    stopped on WORK_MAX_ATTEMPTS times ends failed, with that reason."""
+    from webapp.training.heartbeats import JOBS, requeue_stale
     from webapp.training.recording import JobRecorder
-    from workers.tasks import train_job
 
-    stale = stale_before()
-    requeued = []
-    for job in TrainingJob.objects.filter(state=TrainingJob.State.RUNNING, heartbeat__lt=stale):
-        reason = f"worker {job.worker or '?'} stopped responding; resuming from the last checkpoint"
-        if TrainingJob.objects.filter(id=job.id, state=TrainingJob.State.RUNNING, heartbeat__lt=stale).update(
-                state=TrainingJob.State.QUEUED, reason=reason):
-            JobRecorder(job).state(TrainingJob.State.QUEUED, reason)
-            train_job.delay(job.id)
-            requeued.append(job.id)
-    return requeued
+    def recorded(job: TrainingJob, state: str, reason: str) -> None:
+        JobRecorder(job).state(state, reason)
+
+    return requeue_stale(JOBS, resuming="resuming from the last checkpoint", on_change=recorded)

@@ -9,6 +9,8 @@ from django.conf import settings
 from classifier import lst, pack
 from webapp.datasets.models import DatasetVersion, Split
 from webapp.datasets.services.versions import version_directory, version_item_paths
+from webapp.training.heartbeats import BUILDS, Lease, claim, requeue_stale
+from webapp.training.recording import shown
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +27,22 @@ def _entries(version: DatasetVersion, split: str, paths: dict[int, list[str]]) -
     return rows
 
 
-def version_build(*, version_id: int) -> str:
+def version_build(*, version_id: int, worker: str = "worker") -> str:
+    """Pack a frozen version's splits, holding it by a lease while it builds (webapp/training/heartbeats.py):
+    a duplicate delivery leaves it to the worker building it, and a build whose worker died is resumed by
+    another, keeping the splits already packed whole."""
     version = DatasetVersion.objects.get(id=version_id)
-    DatasetVersion.objects.filter(id=version_id).update(status=DatasetVersion.Status.BUILDING, progress=0.0, error="")
+    if version.status in (DatasetVersion.Status.READY, DatasetVersion.Status.FAILED):
+        return version.status
+    token = claim(BUILDS, version_id, worker=worker, error="")
+    if not token:
+        return "building elsewhere"
+    with Lease(BUILDS, version_id, token):
+        return _build(version, token)
+
+
+def _build(version: DatasetVersion, token: str) -> str:
+    mine = DatasetVersion.objects.filter(id=version.id, lease=token, status=DatasetVersion.Status.BUILDING)
     directory = version_directory(version)
     directory.mkdir(parents=True, exist_ok=True)
     total = version.items.count()
@@ -39,21 +54,34 @@ def version_build(*, version_id: int) -> str:
     try:
         for split, name in ((Split.TRAIN, "train"), (Split.VALIDATION, "val")):
             entries = _entries(version, split, paths)
+            rec, idx = directory / f"{name}.rec", directory / f"{name}.idx"
+            if rec.exists() and idx.exists():  # packed whole by a worker that died later: each is renamed in last
+                done_before += len(entries)
+                continue
             lst_path = lst.write_lst(directory / f"{name}.lst", entries)
 
             def progress(done: int, _: int, offset=done_before) -> None:
-                DatasetVersion.objects.filter(id=version_id).update(progress=(offset + done) / max(total, 1))
+                mine.update(progress=(offset + done) / max(total, 1))
 
-            report = pack.pack_list(lst_path, media, rec_path=directory / f"{name}.rec",
-                                    pass_through=True, pack_label=version.multi_label, progress=False,
-                                    on_progress=progress, source=lambda entry: stored[entry.index])
+            # A dead worker's .partial files are written over from their start.
+            report = pack.pack_list(lst_path, media, rec_path=rec, pass_through=True, pack_label=version.multi_label,
+                                    progress=False, on_progress=progress, source=lambda entry: stored[entry.index])
             if report.skipped:
+                rec.unlink(missing_ok=True)
+                idx.unlink(missing_ok=True)
                 named = ", ".join(f"{path} ({reason})" for path, reason in report.skipped[:3])
                 raise RuntimeError(f"{len(report.skipped)} stored image(s) could not be packed: {named}")
             done_before += len(entries)
     except Exception as error:
-        log.exception("building version %s failed", version_id)
-        DatasetVersion.objects.filter(id=version_id).update(status=DatasetVersion.Status.FAILED, error=str(error))
+        log.exception("building version %s failed", version.id)
+        for partial in directory.glob("*.partial"):
+            partial.unlink(missing_ok=True)
+        mine.update(status=DatasetVersion.Status.FAILED, error=shown(str(error)))
         raise
-    DatasetVersion.objects.filter(id=version_id).update(status=DatasetVersion.Status.READY, progress=1.0)
+    mine.update(status=DatasetVersion.Status.READY, progress=1.0)
     return str(directory)
+
+
+def versions_requeue_stale() -> list[int]:
+    """Builds whose worker stopped beating go back to the queue (or fail past WORK_MAX_ATTEMPTS)."""
+    return requeue_stale(BUILDS, resuming="building it again, keeping the splits already packed")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from django.db import transaction
 from django.db.models import Max
@@ -17,6 +18,34 @@ class ServiceError(ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+CLASS_NAME_MAX = LabelClass._meta.get_field("name").max_length
+# Controls (NUL, newline, tab: a .lst row is tab-separated), format characters (a right-to-left override
+# shows "gpj.exe" as "exe.jpg"; zero-width ones make two names look alike), lone surrogates (no encoding
+# stores them) and line separators.
+_UNPRINTABLE = {"Cc": "a control character", "Cf": "an invisible formatting character",
+                "Cs": "a broken character (a lone surrogate)", "Zl": "a line separator", "Zp": "a paragraph separator"}
+
+
+def class_name_problem(name: str) -> str | None:
+    """Why ``name`` (already stripped) cannot name a class, in plain words, or None."""
+    if not name:
+        return "a class needs a name"
+    if len(name) > CLASS_NAME_MAX:
+        return f"a class name is at most {CLASS_NAME_MAX} characters (this one has {len(name)})"
+    for position, character in enumerate(name, 1):
+        if (kind := _UNPRINTABLE.get(unicodedata.category(character))) is not None:
+            what = " ".join(filter(None, (f"U+{ord(character):04X}", unicodedata.name(character, ""))))
+            return f"a class name cannot hold {kind} ({what}, character {position})"
+    return None
+
+
+def _class_name(name: str) -> str:
+    name = name.strip()
+    if (problem := class_name_problem(name)) is not None:
+        raise ServiceError(problem, "name")
+    return name
 
 
 def _is_colour(value: str) -> bool:
@@ -57,9 +86,7 @@ def class_get_or_create(*, dataset: Dataset, name: str) -> LabelClass:
 
 
 def class_create(*, dataset: Dataset, name: str, colour: str | None = None) -> LabelClass:
-    name = name.strip()
-    if not name:
-        raise ServiceError("a class needs a name", "name")
+    name = _class_name(name)
     if dataset.classes.filter(name=name).exists():
         raise ServiceError(f"there is already a class named {name!r}", "name")
     if colour is not None and not _is_colour(colour):
@@ -71,9 +98,7 @@ def class_create(*, dataset: Dataset, name: str, colour: str | None = None) -> L
 
 def class_update(*, label_class: LabelClass, name: str | None = None, colour: str | None = None) -> LabelClass:
     if name is not None:
-        name = name.strip()
-        if not name:
-            raise ServiceError("a class needs a name", "name")
+        name = _class_name(name)
         if label_class.dataset.classes.filter(name=name).exclude(id=label_class.id).exists():
             raise ServiceError(f"there is already a class named {name!r}", "name")
         label_class.name = name

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -9,6 +10,23 @@ from django.conf import settings
 
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.services.versions import version_directory, version_item_paths
+
+
+_UNSAFE_PART = re.compile(r'[\x00-\x1f\x7f:*?"<>|]')
+
+
+def zip_member_name(*parts: str) -> str:
+    """A member name that unpacks inside the folder it is unpacked in, with any tool on any system:
+    relative, ``/``-separated, no ``..``, ``.`` or empty parts, no drive letters or control characters.
+    The paths given are made safe already (``version_item_paths``); this holds even if they were not."""
+    cleaned = []
+    for part in "/".join(parts).replace("\\", "/").split("/"):
+        part = _UNSAFE_PART.sub("_", part).strip()
+        if part.strip("."):
+            cleaned.append(part)
+        elif part:  # "." or "..": kept as a name, so the path keeps its depth and still matches the .lst
+            cleaned.append("_" * len(part))
+    return "/".join(cleaned) or "_"
 
 
 def version_images_zip(version: DatasetVersion) -> Path:
@@ -25,6 +43,6 @@ def version_images_zip(version: DatasetVersion) -> Path:
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:  # JPEG/PNG do not shrink
         for item in version.items.all().iterator():
             for path in paths[item.index]:
-                archive.write(media / item.stored, f"{item.split}/{path}")
+                archive.write(media / item.stored, zip_member_name(item.split, path))
     os.replace(partial, target)
     return target

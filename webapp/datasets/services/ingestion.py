@@ -1,6 +1,9 @@
 """Uploads into a dataset: image files (folders become classes), a .zip, a .lst with its images, a .rec.
 
-Every file is checked on its own; a bad one is reported with its reason and the rest are kept.
+Every file is checked on its own; a bad one is reported with its reason and the rest are kept. A
+.lst or .rec is all-or-nothing for the whole upload: it is read whole before any image is stored, and
+a bad row (a label that is not a finite number of 0 or more, say) or a bad record refuses the upload
+with the file and the line or record named (UploadRefused: a 400), nothing kept.
 Archives are read one member at a time, so memory stays flat whatever their size. A file already in
 the dataset is reported as a duplicate, and gives its folder's class to the stored copy if that copy
 has none (so re-uploading a folder brings back labels that were cleared or deleted).
@@ -11,6 +14,7 @@ import posixpath
 import tempfile
 import zipfile
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -18,10 +22,10 @@ from typing import BinaryIO
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from classifier import lst, recordio
+from classifier import archives, lst, recordio
 from classifier.errors import ClassifierError
 from webapp.datasets.models import Dataset, Image
-from webapp.datasets.services.classes import class_get_or_create
+from webapp.datasets.services.classes import class_get_or_create, class_name_problem
 from webapp.datasets.services.images import Rejected, check_image, storage_paths, too_large, write_atomically
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -93,6 +97,10 @@ class _Ingestor:
         return self.class_names[index] if index < len(self.class_names) else str(index)
 
     def add(self, name: str, data: bytes, labels: Iterable[str] = ()) -> Image | None:
+        labels = [label.strip() for label in labels]
+        if problem := next(filter(None, map(class_name_problem, labels)), None):
+            self.report.reject(name, problem)  # a folder name (or .lst label) no class may have
+            return None
         try:
             checked = check_image(data)
         except Rejected as reason:
@@ -167,27 +175,22 @@ class _Ingestor:
                 if member.file_size > settings.IMAGE_MAX_BYTES:
                     self.report.reject(name, too_large(member.file_size))
                     continue
-                try:
-                    data = archive.read(member)
-                except NotImplementedError:
-                    self.report.reject(name, "unsupported compression: make the zip again with the usual "
-                                             "(deflate) method")
-                    continue
-                except (zipfile.BadZipFile, OSError, EOFError):
-                    self.report.reject(name, "damaged in the zip: its data cannot be extracted")
+                try:  # in chunks, stopping at the limit: the header's size may be a lie
+                    data = archives.read_zip_member(archive, member, settings.IMAGE_MAX_BYTES)
+                except archives.ArchiveError as error:
+                    self.report.reject(name, error.reason)
                     continue
                 folder = _folder_class(name)
                 self.add(name, data, [folder] if folder else [])
 
-    def add_lst(self, upload: Upload, images: dict[str, Upload]) -> None:
-        with tempfile.NamedTemporaryFile(suffix=".lst") as copy:
-            copy.write(upload.file.read())
-            copy.flush()
+    def read_list(self, upload: Upload) -> list[lst.ListEntry]:
+        with _copy(upload, ".lst") as copy:
             try:
-                entries = lst.read_lst(copy.name, multi_label=self.dataset.multi_label)
+                return lst.read_lst(copy.name, multi_label=self.dataset.multi_label)
             except ClassifierError as error:
-                self.report.reject(upload.name, str(error).replace(copy.name, upload.name))
-                return
+                raise UploadRefused(upload.name, str(error).replace(copy.name, upload.name)) from None
+
+    def add_lst(self, upload: Upload, entries: list[lst.ListEntry], images: dict[str, Upload]) -> None:
         by_tail = {}
         for name, image in images.items():
             by_tail[name] = image
@@ -205,38 +208,69 @@ class _Ingestor:
             return [self.label_name(i) for i, value in enumerate(values) if value >= 0.5]
         return [self.label_name(int(value)) for value in values]
 
-    def add_rec(self, upload: Upload) -> None:
-        with tempfile.NamedTemporaryFile(suffix=".rec") as copy:
-            while chunk := upload.file.read(1 << 20):
-                copy.write(chunk)
-            copy.flush()
-            try:
-                with recordio.RecordReader(copy.name) as reader:
-                    for number, payload in enumerate(reader):
-                        header, data = recordio.unpack_record(payload)
-                        labels = header.label if header.flag else (header.label,)
-                        self.add(f"{upload.name}#{header.id or number}", data, self._labels(tuple(labels)))
-            except ClassifierError as error:
-                self.report.reject(upload.name, str(error).replace(copy.name, upload.name))
+    def check_rec(self, upload: Upload, copy: Path) -> None:
+        """Every record framed, headed and labeled (finite labels of 0 or more), before any is kept."""
+        try:
+            with recordio.RecordReader(copy) as reader:
+                for number, payload in enumerate(reader, start=1):
+                    header, _ = recordio.unpack_record(payload)
+                    recordio.record_labels(header, f"{upload.name}: record {number}")
+        except ClassifierError as error:
+            raise UploadRefused(upload.name, str(error).replace(str(copy), upload.name)) from None
+
+    def add_rec(self, upload: Upload, copy: Path) -> None:
+        with recordio.RecordReader(copy) as reader:
+            for number, payload in enumerate(reader, start=1):
+                header, data = recordio.unpack_record(payload)
+                labels = recordio.record_labels(header, f"{upload.name}: record {number}")
+                self.add(f"{upload.name}#{header.id or number - 1}", data, self._labels(labels))
+
+
+class UploadRefused(Exception):
+    """A .lst or .rec that cannot be read whole: the upload is refused, and nothing of it is kept."""
+
+    def __init__(self, name: str, reason: str):
+        self.name, self.reason = name, reason
+        super().__init__(reason)
+
+
+def _copy(upload: Upload, suffix: str):
+    """A named copy of ``upload`` (the readers take paths), among the upload temp files that
+    webapp.operations.upload_leftovers removes if this process is killed before deleting it."""
+    copy = tempfile.NamedTemporaryFile(suffix=".upload" + suffix, dir=settings.FILE_UPLOAD_TEMP_DIR)
+    upload.file.seek(0)
+    while chunk := upload.file.read(1 << 20):
+        copy.write(chunk)
+    copy.flush()
+    return copy
 
 
 def uploads_ingest(*, dataset: Dataset, uploads: list[Upload], class_names: list[str] | None = None) -> UploadReport:
-    """Add every good image among ``uploads`` to ``dataset`` and report the rest."""
+    """Add every good image among ``uploads`` to ``dataset`` and report the rest.
+
+    Raises UploadRefused, having kept nothing, when a .lst has a bad row or a .rec a bad record (both are
+    read whole before any image is stored); its reason names the file and the line or record.
+    """
     report = UploadReport()
     ingestor = _Ingestor(dataset, report, class_names)
     uploads = [u for u in uploads if not _is_junk(u.name.replace("\\", "/"))]
     images = {(_safe_name(u.name) or u.name): u for u in uploads if u.name.lower().endswith(IMAGE_SUFFIXES)}
-    for upload in uploads:
-        if upload.name.lower().endswith(".lst"):
-            ingestor.add_lst(upload, images)
-    for upload in uploads:
-        lowered = upload.name.lower()
-        if lowered.endswith(".zip"):
-            ingestor.add_zip(upload)
-        elif lowered.endswith(".rec"):
-            ingestor.add_rec(upload)
-        elif lowered.endswith(".idx") or lowered.endswith(".lst"):
-            continue  # an index is not needed to read a .rec sequentially; lists were read above
+    with ExitStack() as copies:
+        lists = [(u, ingestor.read_list(u)) for u in uploads if u.name.lower().endswith(".lst")]
+        recs = {}
+        for upload in uploads:
+            if upload.name.lower().endswith(".rec"):
+                recs[upload.name] = Path(copies.enter_context(_copy(upload, ".rec")).name)
+                ingestor.check_rec(upload, recs[upload.name])
+        for upload, entries in lists:
+            ingestor.add_lst(upload, entries, images)
+        for upload in uploads:
+            lowered = upload.name.lower()
+            if lowered.endswith(".zip"):
+                ingestor.add_zip(upload)
+            elif lowered.endswith(".rec"):
+                ingestor.add_rec(upload, recs[upload.name])
+            # an .idx is not needed to read a .rec sequentially; lists were read above
     for upload in images.values():
         ingestor.add_image_file(upload)
     for upload in uploads:

@@ -1,0 +1,99 @@
+"""API tokens over the JSON API: one from a username and password, and a user's own list, new and revoke."""
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from webapp.accounts import selectors, services
+from webapp.accounts.models import ApiKey
+from webapp.accounts.signin_limits import signin_refusal
+
+
+class SigninPaused(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "signin_paused"
+
+
+class ApiKeyOut(serializers.ModelSerializer):
+    """A token as listed: never its secret, which is not kept."""
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "created", "last_used", "expires"]
+
+
+class NewApiKeyOut(ApiKeyOut):
+    token = serializers.CharField(help_text="The secret: send it as `Authorization: Token <token>`. Shown once.")
+
+    class Meta(ApiKeyOut.Meta):
+        fields = ["token", *ApiKeyOut.Meta.fields]
+
+
+class ApiKeyIn(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False, default="API token")
+    expires = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                        help_text="When it stops working (ISO 8601); none: never.")
+
+
+def _created(user, data, *, answer_status: int = status.HTTP_201_CREATED) -> Response:
+    try:
+        api_key, secret = services.api_key_create(user=user, name=data["name"], expires=data["expires"])
+    except services.AccountError as error:
+        raise serializers.ValidationError({error.field or "non_field_errors": [error.message]}) from None
+    api_key.token = secret
+    return Response(NewApiKeyOut(api_key).data, status=answer_status)
+
+
+class TokenForCredentials(APIView):
+    """``POST /api/auth/token/`` with ``username`` and ``password`` (and optionally ``name``, ``expires``)
+    makes a new API token for that user; answered 429 while sign-in is paused after wrong passwords."""
+
+    authentication_classes = ()
+    permission_classes = ()
+
+    class Input(ApiKeyIn):
+        username = serializers.CharField()
+        password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+        name = serializers.CharField(max_length=100, required=False, default="from /api/auth/token/")
+
+        class Meta:
+            ref_name = "TokenForCredentialsInput"
+
+    @extend_schema(request=Input, responses={200: NewApiKeyOut})
+    def post(self, request):
+        given = self.Input(data=request.data)
+        given.is_valid(raise_exception=True)
+        username = given.validated_data["username"]
+        if refusal := signin_refusal(request, username):
+            raise SigninPaused(refusal)
+        user = authenticate(request, username=username, password=given.validated_data["password"])
+        if user is None:
+            raise serializers.ValidationError("wrong username or password")
+        return _created(user, given.validated_data, answer_status=status.HTTP_200_OK)  # 200, as it always was
+
+
+class ApiKeys(APIView):
+    """``GET /api/tokens/``: the caller's tokens; ``POST``: a new one (its secret in this answer only)."""
+
+    @extend_schema(responses={200: ApiKeyOut(many=True)})
+    def get(self, request):
+        return Response(ApiKeyOut(selectors.api_key_list(user=request.user), many=True).data)
+
+    @extend_schema(request=ApiKeyIn, responses={201: NewApiKeyOut})
+    def post(self, request):
+        given = ApiKeyIn(data=request.data)
+        given.is_valid(raise_exception=True)
+        return _created(request.user, given.validated_data)
+
+
+class ApiKeyDetail(APIView):
+    """``DELETE /api/tokens/<id>/``: revoke one of the caller's tokens (another user's is 404)."""
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, key_id: int):
+        if not services.api_key_revoke(user=request.user, key_id=key_id):
+            raise exceptions.NotFound(f"no token {key_id}")
+        return Response(status=status.HTTP_204_NO_CONTENT)
