@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -20,7 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support import REPO
+from tests.support.waiting import wait_until
 
 
 def free_port() -> int:
@@ -54,16 +54,6 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def wait(predicate, what: str, timeout: float, step: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass
@@ -115,7 +105,7 @@ def launched(folder: Path, **settings: str) -> Iterator[Launch]:
             return False
 
     try:
-        wait(serving, "the launcher to serve", timeout=120)
+        wait_until(serving, "the launcher to serve", timeout=120, step=0.5)
         yield launch
     finally:
         if process.poll() is None:

@@ -9,15 +9,16 @@ import time
 
 import redis
 
+from tests.support.waiting import wait_until
 from webapp.launch import redis_server_binary
 from workers.serving import ServingWorker
-from workers.serving_protocol import WORKER_PREFIX
+from webapp.registry.serving_protocol import WORKER_PREFIX
 
 
 def _redis_on(port: int) -> subprocess.Popen:
     server = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    _wait(lambda: _answers(port), "redis-server to listen")
+    wait_until(lambda: _answers(port), "redis-server to listen", timeout=30, step=0.1)
     return server
 
 
@@ -26,15 +27,6 @@ def _answers(port: int) -> bool:
         return redis.Redis(port=port, socket_timeout=1).ping()
     except redis.ConnectionError:
         return False
-
-
-def _wait(predicate, what: str, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_the_serving_worker_waits_out_a_redis_restart_and_beats_again():
@@ -46,13 +38,15 @@ def test_the_serving_worker_waits_out_a_redis_restart_and_beats_again():
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:
-        _wait(lambda: redis.Redis(port=port).exists(WORKER_PREFIX + "reconnecting"), "the first heartbeat")
+        wait_until(lambda: redis.Redis(port=port).exists(WORKER_PREFIX + "reconnecting"), "the first heartbeat",
+                   timeout=30, step=0.1)
         server.terminate()
         server.wait(timeout=10)
         time.sleep(1.5)  # long enough for the worker's next request to fail
         assert thread.is_alive()
         server = _redis_on(port)  # a new, empty Redis: only a live worker beats into it
-        _wait(lambda: redis.Redis(port=port).exists(WORKER_PREFIX + "reconnecting"), "a heartbeat after the restart")
+        wait_until(lambda: redis.Redis(port=port).exists(WORKER_PREFIX + "reconnecting"),
+                   "a heartbeat after the restart", timeout=30, step=0.1)
         assert thread.is_alive()
     finally:
         worker.stop()

@@ -1,4 +1,5 @@
-"""Celery workers: the only place where Django rows meet MXNet."""
+"""Process entry points: the Celery workers (``celery -A workers``) and the serving worker
+(``python -m workers.serving``). The work they do lives in the apps (each app's tasks.py and runners)."""
 from workers.celery import app as celery_app
 
 __all__ = ["celery_app"]

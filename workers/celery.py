@@ -1,33 +1,9 @@
-"""The Celery app. Queues: ``cpu`` (packing, small inference) and ``gpu`` (training, one job per GPU).
-
-Tasks are short-lived or resumable, so a worker reserves one task at a time and there is no
-global time limit that would kill a training run.
-"""
+"""The Celery worker processes' entry point (``celery -A workers worker``): the project's Celery app
+(configured in webapp/config/celery.py, where the web process sends through it too) and this worker's
+presence beat."""
 from __future__ import annotations
 
-import os
+from webapp.config.celery import app
+from workers import presence  # noqa: F401  (connects the worker's presence beat to its start)
 
-from celery import Celery
-from django.conf import settings
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.config.settings")
-
-app = Celery("icstudio")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.update(
-    task_default_queue="cpu",
-    task_routes={"workers.tasks.build_version": {"queue": "cpu"}, "workers.tasks.train_job": {"queue": "gpu"},
-                 "workers.tasks.validate_model": {"queue": "cpu"}, "workers.tasks.batch_transform": {"queue": "cpu"}},
-    worker_prefetch_multiplier=1,
-    task_track_started=True,
-    broker_connection_retry_on_startup=True,
-    # Keep Django's LOGGING (plain or JSON lines, LOG_FORMAT) instead of Celery's own format.
-    worker_hijack_root_logger=False,
-    # Twice per stale interval (at most every 30 s): a dead worker's job is requeued at most 1.5 stale
-    # intervals after its last heartbeat.
-    beat_schedule={"requeue-stale-jobs": {"task": "workers.tasks.requeue_stale_jobs",
-                                          "schedule": min(30.0, max(1.0, settings.TRAINING_STALE_SECONDS / 2))}},
-    # An unacknowledged job message returns only after this; the heartbeat check resumes jobs sooner.
-    broker_transport_options={"visibility_timeout": 12 * 3600},
-)
-app.autodiscover_tasks(["workers"])
+__all__ = ["app"]

@@ -1,6 +1,7 @@
 """Each Celery worker says, every few seconds, that it is alive, what it consumes and which GPUs it has.
 
-The health page reads these beats from Redis. GPUs are listed with ``nvidia-smi`` rather than MXNet:
+The health page and the training presets read these beats from Redis (webapp/core/worker_beats.py).
+GPUs are listed with ``nvidia-smi`` rather than MXNet:
 asking CUDA in the worker's parent process would break CUDA in the pool processes it forks.
 """
 from __future__ import annotations
@@ -13,19 +14,10 @@ import threading
 
 from celery.signals import worker_ready, worker_shutdown
 
-PREFIX = "icstudio:worker:"
+from webapp.core.worker_beats import PREFIX
+
 BEAT_SECONDS = 10
 _stop = threading.Event()
-
-
-def beats(client, prefix: str = PREFIX) -> dict[str, dict]:
-    """The live beats under ``prefix`` (a Redis client's keys), by worker name."""
-    found = {}
-    for key in client.scan_iter(match=prefix + "*", count=500):
-        value = client.get(key)
-        if value:
-            found[key.decode()[len(prefix):]] = json.loads(value)
-    return found
 
 
 def gpus() -> list[dict]:

@@ -2,8 +2,8 @@
 
 It keeps models loaded (an LRU within ``--memory-mb``), takes every request waiting (up to
 ``--max-batch``, waiting ``--batch-window-ms`` for more), taking turns between the users who have
-some waiting (see serving_protocol), groups them by model and answers each group with one forward
-pass. Run as many as the machines allow: they share the queues.
+some waiting (see webapp/registry/serving_protocol.py), groups them by model and answers each group with
+one forward pass. Run as many as the machines allow: they share the queues.
 It needs only Redis and the media files, never the database.
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import redis
 
-from workers.serving_protocol import (HEARTBEAT_TTL_SECONDS, QUEUE, REPLY_TTL_SECONDS, TAKE, TURNS, WORKER_PREFIX,
-                                      Request, encode_reply, reply_key)
+from webapp.registry.serving_protocol import (HEARTBEAT_TTL_SECONDS, QUEUE, REPLY_TTL_SECONDS, TAKE, TURNS,
+                                              WORKER_PREFIX, Request, encode_reply, reply_key)
 
 log = logging.getLogger("icstudio.serving")
 

@@ -2,26 +2,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.classifier.digits import CLASS_NAMES, DIGITS_HYPERPARAMETERS, write_digits_tree
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def run_cli(*args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
-    """``python -m classifier ARGS`` in a subprocess, as scripts and workers call it."""
-    result = subprocess.run(
-        [sys.executable, "-m", "classifier", *map(str, args)],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"classifier {args[0]} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return result
+from tests.support.cli import run_cli
 
 
 @pytest.fixture(scope="session")

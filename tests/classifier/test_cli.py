@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from tests.classifier.conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def test_help_lists_every_command():

@@ -10,7 +10,7 @@ import pytest
 from classifier import artifacts
 from classifier.hyperparameters import parse_hyperparameters
 from classifier.training import train
-from tests.classifier.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.classifier.digits import CLASS_NAMES, DIGITS_HYPERPARAMETERS
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.classifier.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.classifier.digits import CLASS_NAMES, DIGITS_HYPERPARAMETERS
 
 

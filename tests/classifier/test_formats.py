@@ -13,7 +13,7 @@ from PIL import Image
 
 from classifier import lst, pack, recordio
 from classifier.errors import ListFileError, RecordIOError
-from tests.classifier.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.classifier.synthetic import jpeg
 
 IM2REC = Path(mx.__file__).parent / "tools" / "im2rec.py"

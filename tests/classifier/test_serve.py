@@ -14,7 +14,7 @@ import pytest
 
 from classifier.inference import Predictor
 from classifier.serving import MicroBatcher, ModelCache
-from tests.classifier.conftest import REPO
+from tests.support import REPO
 
 
 def _free_port() -> int:
@@ -171,7 +171,7 @@ def test_model_cache_keeps_models_warm_within_its_memory_budget(digits_model, tm
 
 def test_transform_command_names_each_line_from_the_lst(digits_model, digits_records, tmp_path):
     from classifier.lst import read_lst
-    from tests.classifier.conftest import run_cli
+    from tests.support.cli import run_cli
 
     output = tmp_path / "val.jsonl"
     result = run_cli("transform", digits_model["artifact"], digits_records["validation"],

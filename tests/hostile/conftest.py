@@ -2,17 +2,9 @@
 process can see, and the server itself, started on the test database and stopped when the test ends."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.hostile.webprocess import PASSWORD, WebProcess, database_url, start_web_process
-
-
-def start_web(settings, tmp_path: Path, **env_overrides) -> WebProcess:
-    """The web process on this test's database and media folder (``env_overrides`` become its settings)."""
-    return start_web_process(database_url(settings.DATABASES["default"]), Path(settings.MEDIA_ROOT), tmp_path,
-                             **env_overrides)
+from tests.hostile.webprocess import PASSWORD, start_web
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ import zipfile
 
 import pytest
 
-from tests.hostile.conftest import start_web
 from tests.hostile.crafted import MB, lying_zip, model_tar, tar_claiming
-from tests.hostile.webprocess import folder_bytes
+from tests.hostile.webprocess import folder_bytes, start_web
 
 # Inflated, the member is 256 MB of zeros: today's web process peaked at 650-900 MB on it.
 INFLATED_MB = 256
@@ -23,7 +22,7 @@ def bomb_zip(tmp_path_factory):
 
 
 def test_an_uploaded_zip_member_lying_about_its_size_is_refused_without_being_inflated(web, bomb_zip):
-    from tests.webapp.conftest import jpeg_bytes
+    from tests.support.images import jpeg_bytes
 
     session = web.session("mallory")
     dataset = session.post(f"{web.url}/api/datasets/", json={"name": "bombs"}, timeout=30).json()

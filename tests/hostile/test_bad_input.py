@@ -11,9 +11,8 @@ import zipfile
 
 import pytest
 
-from tests.hostile.conftest import start_web
 from tests.hostile.crafted import SHAPES, SYMBOL, model_tar
-from tests.hostile.webprocess import folder_bytes
+from tests.hostile.webprocess import folder_bytes, start_web
 
 
 def _dataset(web, session) -> int:
@@ -26,7 +25,7 @@ def _images(web, session, dataset: int) -> int:
 
 def test_a_lst_or_rec_label_that_names_no_class_refuses_the_upload_and_keeps_nothing(web, tmp_path):
     from classifier import recordio
-    from tests.webapp.conftest import jpeg_bytes
+    from tests.support.images import jpeg_bytes
 
     session = web.session("mallory")
     dataset = _dataset(web, session)
@@ -78,7 +77,7 @@ def _aged(path, minutes: float) -> None:
 
 def test_the_temp_file_of_an_upload_cut_by_a_killed_server_is_removed_at_the_next_start(settings, media, users,
                                                                                            tmp_path):
-    from tests.webapp.conftest import jpeg_bytes
+    from tests.support.images import jpeg_bytes
 
     archive = tmp_path / "photos.zip"  # slow enough to ingest that the server is caught holding its temp file
     with zipfile.ZipFile(archive, "w") as out:

@@ -2,9 +2,8 @@
 the body is read (issue 11, item 2). Today's code spooled a 1 GiB anonymous POST to disk before its 401."""
 from __future__ import annotations
 
-import re
-
-from tests.hostile.webprocess import folder_bytes
+from tests.hostile.webprocess import folder_bytes, header, status
+from tests.support.api import api_key
 
 CHUNK = bytes(1 << 20)
 GIB = 1 << 30
@@ -41,29 +40,11 @@ def head(path: str, *, length: int | None = None, headers: dict[str, str] | None
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def status(answer: bytes) -> int:
-    assert answer, "the server answered nothing"
-    return int(answer.split(b" ", 2)[1])
-
-
-def header(answer: bytes, name: str) -> str | None:
-    found = re.search(rb"(?im)^" + name.encode() + rb":\s*(.+?)\r$", answer.partition(b"\r\n\r\n")[0])
-    return found.group(1).decode() if found else None
-
-
 def signed_in(web, username: str) -> dict[str, str]:
     """Headers of a browser signed in as ``username`` (the session cookie and its CSRF token)."""
     session = web.session(username)
     cookie = "; ".join(f"{name}={value}" for name, value in session.cookies.items())
     return {"Cookie": cookie, "X-CSRFToken": session.cookies["csrftoken"], "Referer": f"{web.url}/"}
-
-
-def api_key(username: str) -> str:
-    from django.contrib.auth.models import User
-
-    from webapp.accounts.services import api_key_create
-
-    return api_key_create(user=User.objects.get(username=username), name="hostile test")[1]
 
 
 def test_an_anonymous_gigabyte_is_refused_before_it_is_read(web):
@@ -95,9 +76,9 @@ def test_an_anonymous_gigabyte_is_refused_before_it_is_read(web):
     assert web.session("alice")  # signing in (a small anonymous form) works
 
 
-def test_a_declared_length_over_the_route_s_limit_is_refused_before_it_is_read(web):
+def test_a_declared_length_over_the_route_s_limit_is_refused_before_it_is_read(web, users):
     browser = signed_in(web, "alice")
-    token = api_key("alice")
+    token = api_key(users["alice"])
     for path, headers in [("/api/models/1/predict/", browser),
                           ("/invocations", {"Authorization": f"Token {token}"}),
                           ("/endpoints/x/invocations", {
@@ -116,9 +97,9 @@ def test_a_declared_length_over_the_route_s_limit_is_refused_before_it_is_read(w
     assert status(answer) == 413  # any other route: Django's own 10 MB
 
 
-def test_a_chunked_body_is_cut_off_at_the_limit(web):
+def test_a_chunked_body_is_cut_off_at_the_limit(web, users):
     before = folder_bytes(web.tmp)
-    token = api_key("alice")
+    token = api_key(users["alice"])
     body, frames = chunked(GIB)
     answer = web.raw(head("/invocations", headers={"Authorization": f"Token {token}"}), frames)
     assert status(answer) == 413 and header(answer, "x-amzn-ErrorType") == "ValidationError", answer[:300]

@@ -16,8 +16,9 @@ import urllib.request
 
 import pytest
 
-from tests.webapp.conftest import COLOURS, jpeg_bytes, zip_bytes
-from tests.launched import Launch, Newcomer, descendants, launched, signed_up, wait
+from tests.launched import Launch, Newcomer, descendants, launched, signed_up
+from tests.support.images import COLOURS, jpeg_bytes, zip_bytes
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
                                 reason="the launcher uses its own SQLite in its state folder, whatever the pass")
@@ -65,9 +66,9 @@ def _job(newcomer: Newcomer, version: int, epochs: int) -> int:
 
 
 def _finished(newcomer: Newcomer, job: int, timeout: float) -> dict:
-    return wait(lambda: (j := newcomer.api("GET", f"/api/jobs/{job}/"))["state"] in ("succeeded", "failed",
-                                                                                       "cancelled") and j,
-                 f"job {job} to finish", timeout, step=0.5)
+    return wait_until(lambda: (j := newcomer.api("GET", f"/api/jobs/{job}/"))["state"] in ("succeeded", "failed",
+                                                                                             "cancelled") and j,
+                      f"job {job} to finish", timeout, step=0.5)
 
 
 def _ran_once(newcomer: Newcomer, job: int, epochs: int) -> list[dict]:
@@ -112,27 +113,27 @@ def test_killed_workers_and_a_redis_restart_lose_nothing_and_do_nothing_twice(la
             _kill(launch, "cpu@")
             if newcomer.api("GET", f"/api/versions/{version}/")["status"] == "building":
                 break
-            wait(lambda: "starting cpu-worker again" in launch.output(), "the cpu worker back", 30)
+            wait_until(lambda: "starting cpu-worker again" in launch.output(), "the cpu worker back", 30)
     else:
         pytest.fail("no build was caught building in three tries")
-    built = wait(lambda: (v := newcomer.api("GET", f"/api/versions/{version}/"))["status"] in ("ready", "failed")
-                  and v, "the killed build to finish", 60)
+    built = wait_until(lambda: (v := newcomer.api("GET", f"/api/versions/{version}/"))["status"] in ("ready", "failed")
+                       and v, "the killed build to finish", 60)
     assert built["status"] == "ready", built
     assert not list((launch.clone / "var" / "media").rglob("*.partial"))
 
     # 2. The gpu worker killed mid-training: the job resumes from its checkpoint on the restarted worker.
     first = _job(newcomer, version, epochs=6)
-    wait(lambda: (j := newcomer.api("GET", f"/api/jobs/{first}/"))["state"] == "running" and j["epoch"] >= 1,
-          "an epoch to finish", 120)
+    wait_until(lambda: (j := newcomer.api("GET", f"/api/jobs/{first}/"))["state"] == "running" and j["epoch"] >= 1,
+               "an epoch to finish", 120)
     _kill(launch, "gpu@")
-    wait(lambda: [e["state"] for e in newcomer.api("GET", f"/api/jobs/{first}/metrics/")
-                   if e["type"] == "state"].count("running") == 2, "the job to resume", 90)
+    wait_until(lambda: [e["state"] for e in newcomer.api("GET", f"/api/jobs/{first}/metrics/")
+                        if e["type"] == "state"].count("running") == 2, "the job to resume", 90)
 
     # 3. Redis killed (it keeps nothing) while a job waits behind the first: its message is lost, and resent.
     second = _job(newcomer, version, epochs=2)
     assert newcomer.api("GET", f"/api/jobs/{second}/")["state"] == "queued"
     _kill(launch, "redis-server")
-    wait(lambda: "starting redis again" in launch.output(), "Redis back", 30)
+    wait_until(lambda: "starting redis again" in launch.output(), "Redis back", 30)
     assert _finished(newcomer, first, 150)["state"] == "succeeded"
     assert _finished(newcomer, second, 120)["state"] == "succeeded"
     first_events = _ran_once(newcomer, first, epochs=6)
@@ -152,11 +153,11 @@ def test_killed_workers_and_a_redis_restart_lose_nothing_and_do_nothing_twice(la
     callers = [threading.Thread(target=invoke_until_stopped, daemon=True) for _ in range(4)]
     for caller in callers:
         caller.start()
-    wait(lambda: len(answers) >= 8, "invocations under way", 30, step=0.05)
+    wait_until(lambda: len(answers) >= 8, "invocations under way", 30, step=0.05)
     _kill(launch, "workers.serving")
     killed = time.monotonic()
-    wait(lambda: "starting serving-worker again" in launch.output(), "the serving worker back", 30)
-    wait(lambda: any(at > killed and status == 200 for at, status in answers), "a prediction after", 60, 0.2)
+    wait_until(lambda: "starting serving-worker again" in launch.output(), "the serving worker back", 30)
+    wait_until(lambda: any(at > killed and status == 200 for at, status in answers), "a prediction after", 60, 0.2)
     stop.set()
     for caller in callers:
         caller.join(timeout=40)

@@ -15,14 +15,15 @@ import PIL.Image
 import pytest
 import redis
 
-from tests.hostile.test_bodies import api_key, header, status
-from tests.hostile.webprocess import TEST_REDIS
-from tests.webapp.conftest import colour_artifact, colour_jpeg  # noqa: F401  (a session fixture: trained once)
-from workers.serving_protocol import ENQUEUE, QUEUE, TURNS, WORKER_PREFIX, Request, queue_key, reply_key
+from tests.hostile.webprocess import header, status
+from tests.support.api import api_key
+from tests.support.databases import TEST_REDIS
+from tests.support.images import colour_jpeg
+from webapp.registry.serving_protocol import ENQUEUE, QUEUE, TURNS, WORKER_PREFIX, Request, queue_key, reply_key
 
 
 @pytest.fixture
-def serving_worker(settings, colour_artifact):  # noqa: F811
+def serving_worker(settings, colour_artifact):
     """The real serving worker (a thread of this process), one small batch at a time, on the test Redis."""
     from workers.serving import ServingWorker
 
@@ -42,7 +43,7 @@ def serving_worker(settings, colour_artifact):  # noqa: F811
     thread.join(timeout=10)
 
 
-def test_one_users_backlog_does_not_hold_up_anothers_request(serving_worker, colour_artifact):  # noqa: F811
+def test_one_users_backlog_does_not_hold_up_anothers_request(serving_worker, colour_artifact):
     from webapp.registry import serving_client
 
     client = redis.Redis.from_url(TEST_REDIS)
@@ -66,7 +67,7 @@ def test_one_users_backlog_does_not_hold_up_anothers_request(serving_worker, col
         assert client.blpop([reply_key(request.id)], timeout=30) is not None
 
 
-def test_an_invocation_over_the_pixel_cap_is_refused_from_its_header(web, colour_artifact):  # noqa: F811
+def test_an_invocation_over_the_pixel_cap_is_refused_from_its_header(web, colour_artifact):
     from django.contrib.auth.models import User
 
     from webapp.registry.models import Model
@@ -77,15 +78,16 @@ def test_an_invocation_over_the_pixel_cap_is_refused_from_its_header(web, colour
     buffer = io.BytesIO()
     PIL.Image.new("RGB", (7000, 7000)).save(buffer, "PNG")  # 49 megapixels in a few hundred kilobytes
     image = buffer.getvalue()
+    token = api_key(User.objects.get(username="alice"))
     answer = web.raw((f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
-                      f"Content-Length: {len(image)}\r\nAuthorization: Token {api_key('alice')}\r\n\r\n").encode(),
+                      f"Content-Length: {len(image)}\r\nAuthorization: Token {token}\r\n\r\n").encode(),
                      [image])
     assert status(answer) == 413 and header(answer, "x-amzn-ErrorType") == "ValidationError", answer[:400]
     assert b"7000x7000 pixels" in answer and b"16,777,216" in answer
     assert web.peak_rss_mb() < 400
 
 
-def test_a_large_jpeg_is_decoded_at_reduced_scale_to_the_same_answer(colour_artifact):  # noqa: F811
+def test_a_large_jpeg_is_decoded_at_reduced_scale_to_the_same_answer(colour_artifact):
     from classifier.inference import Predictor
 
     predictor = Predictor(colour_artifact)

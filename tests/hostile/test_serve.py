@@ -15,7 +15,7 @@ import PIL.Image
 import pytest
 
 from classifier.serve import make_server
-from tests.webapp.conftest import colour_artifact, colour_jpeg  # noqa: F401  (a session fixture: trained once)
+from tests.support.images import colour_jpeg
 
 CHUNK = bytes(1 << 20)
 
@@ -25,7 +25,7 @@ def rss_mb() -> float:
 
 
 @pytest.fixture
-def server(colour_artifact):  # noqa: F811
+def server(colour_artifact):
     started = make_server(colour_artifact, "127.0.0.1", 0, timeout=1.0, max_connections=16, max_pixels=1000 * 1000)
     thread = threading.Thread(target=started.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

@@ -16,7 +16,8 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from tests.webapp.conftest import _client, jpeg_bytes, upload, worker, zip_bytes  # noqa: F401  (worker: a fixture)
+from tests.support.api import api_client, upload
+from tests.support.images import jpeg_bytes, zip_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +30,7 @@ def alice(django_user_model):
 @pytest.fixture
 def api(alice, settings):
     Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)  # the web process makes it at start
-    return _client(alice)
+    return api_client(alice)
 
 
 def test_the_images_zip_of_a_class_named_to_climb_out_holds_no_climbing_member(api, worker):

@@ -14,16 +14,10 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+from tests.support import REPO
+from tests.support.databases import TEST_REDIS, database_url
+
 PASSWORD = "correct-horse-42"
-
-
-def database_url(database: dict) -> str:
-    if database["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{database['NAME']}"
-    user = database.get("USER") or "postgres"
-    return f"postgres://{user}@{database.get('HOST') or '127.0.0.1'}:{database.get('PORT') or 5432}/{database['NAME']}"
 
 
 def folder_bytes(folder: Path) -> int:
@@ -108,6 +102,18 @@ class WebProcess:
             return answer
 
 
+def status(answer: bytes) -> int:
+    """The status code of a raw answer."""
+    assert answer, "the server answered nothing"
+    return int(answer.split(b" ", 2)[1])
+
+
+def header(answer: bytes, name: str) -> str | None:
+    """One header of a raw answer (None when absent)."""
+    found = re.search(rb"(?im)^" + name.encode() + rb":\s*(.+?)\r$", answer.partition(b"\r\n\r\n")[0])
+    return found.group(1).decode() if found else None
+
+
 def _complete(answer: bytes) -> bool:
     head, _, body = answer.partition(b"\r\n\r\n")
     match = re.search(rb"(?i)content-length:\s*(\d+)", head)
@@ -120,7 +126,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_web_process(database: str, media: Path, folder: Path, *, code: Path = ROOT, **env_overrides) -> WebProcess:
+def start_web_process(database: str, media: Path, folder: Path, *, code: Path = REPO, **env_overrides) -> WebProcess:
     """uvicorn serving the IC Studio found in ``code`` on ``database``; its temp files and log go in ``folder``."""
     port = free_port()
     tmp = folder / "server-tmp"
@@ -141,3 +147,9 @@ def start_web_process(database: str, media: Path, folder: Path, *, code: Path = 
             assert process.poll() is None, log.read_text()
             time.sleep(0.2)
     return WebProcess(f"http://127.0.0.1:{port}", process, tmp, media, port, log, env_overrides)
+
+
+def start_web(settings, tmp_path: Path, **env_overrides) -> WebProcess:
+    """The web process on a test's database and media folder (``env_overrides`` become its settings)."""
+    return start_web_process(database_url(settings.DATABASES["default"]), Path(settings.MEDIA_ROOT), tmp_path,
+                             **env_overrides)

@@ -6,7 +6,8 @@ import re
 import pytest
 from django.test import Client
 
-from tests.webapp.conftest import jpeg_bytes, upload
+from tests.support.api import upload
+from tests.support.images import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +110,7 @@ def test_openapi_schema_is_served_to_signed_in_users(api):
 
 
 def test_prediction_endpoints_keep_models_to_their_owner(alices_things, bob_api, bob):
-    from tests.webapp.conftest import api_key, jpeg_bytes
+    from tests.support.api import api_key
 
     answer = bob_api.post("/api/models/{m}/predict/".format(**alices_things), jpeg_bytes(), content_type="image/jpeg")
     assert answer.status_code == 404 and "no model" in answer.json()["error"]

@@ -2,53 +2,14 @@
 label with the keyboard, freeze a version and see its .rec listed. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
-from tests.webapp.conftest import jpeg_bytes
+from tests.support.api import colour_version, import_model
+from tests.support.browser import shot, sign_in
+from tests.support.images import colour_jpeg, jpeg_bytes, zip_bytes
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture
-def page(monkeypatch):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI needs Chromium for the browser tests (apt-get install chromium)")
-        pytest.skip("Chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls here stay synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync",
-            # A webcam that shows a test pattern, and no permission prompt for it.
-            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(20000)
-        yield page
-        browser.close()
-
-
-def _sign_in(page, server):
-    page.goto(f"{server}/signin/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "wonderland-42")
-    page.click("button[type=submit]")
-
-
-def _shot(page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
 
 def test_sign_in_upload_a_folder_label_with_keys_and_freeze(page, live_server, worker, django_user_model, tmp_path):
     django_user_model.objects.create_user(username="alice", password="wonderland-42")
@@ -71,7 +32,7 @@ def test_sign_in_upload_a_folder_label_with_keys_and_freeze(page, live_server, w
     page.wait_for_selector("#upload-report [data-accepted]")
     assert page.get_attribute("#upload-report [data-accepted]", "data-accepted") == "8"
     assert "broken.jpg" in page.inner_text("#upload-report .rejected")
-    _shot(page, "1-uploaded")
+    shot(page, "1-uploaded")
 
     page.reload()
     page.wait_for_selector("#grid .cell")
@@ -86,7 +47,7 @@ def test_sign_in_upload_a_folder_label_with_keys_and_freeze(page, live_server, w
     page.keyboard.press("2")
     page.wait_for_function(f"[...document.querySelectorAll('#grid .cell')].slice(0, 3)"
                            f".every(c => c.innerText.includes('{second}'))")
-    _shot(page, "2-labeled")
+    shot(page, "2-labeled")
     page.wait_for_function(f"document.querySelector('#balance span[title^=\"{second}:\"]').title === "
                            f"'{second}: {4 + 3 - already}'")  # the balance bar follows without a reload
     page.reload()
@@ -98,18 +59,17 @@ def test_sign_in_upload_a_folder_label_with_keys_and_freeze(page, live_server, w
     page.wait_for_selector("text=Split: ")
     page.click("#freeze-form button")
     page.wait_for_selector("#versions a:has-text('train.rec')", timeout=60000)
-    _shot(page, "3-version-built")
+    shot(page, "3-version-built")
     links = page.locator("#versions .files a").all_inner_texts()
     assert {"train.rec", "train.idx", "train.lst", "val.rec"} <= set(links)
 
 
 def test_train_from_the_form_and_watch_the_chart_grow(page, asgi_server, api, alice, worker, channel_layer_redis):
-    from tests.webapp.conftest import colour_version
     from webapp.training.models import TrainingJob
 
     version = colour_version(api)
 
-    _sign_in(page, asgi_server)
+    sign_in(page, asgi_server)
     page.goto(f"{asgi_server}/versions/{version}/train/")
     # Fitted to the version's 32x32 images, not SageMaker's ResNet-152 at 224 (test_training_form.py has more).
     assert page.input_value("#id_num_layers") == "20" and page.input_value("#id_image_shape") == "3,32,32"
@@ -129,17 +89,15 @@ def test_train_from_the_form_and_watch_the_chart_grow(page, asgi_server, api, al
     first = int(page.get_attribute("#dashboard", "data-points"))
     page.wait_for_function(f"Number(document.getElementById('dashboard').dataset.points) > {first + 2}", timeout=60000)
     page.wait_for_selector("#epoch-table tbody tr", timeout=60000)
-    _shot(page, "4-training-live")
+    shot(page, "4-training-live")
     job = TrainingJob.objects.get()
     assert job.state == "running"
     page.click("text=Cancel")
     page.wait_for_function("document.getElementById('job-state').textContent === 'cancelled'", timeout=60000)
-    _shot(page, "5-training-cancelled")
+    shot(page, "5-training-cancelled")
 
 
 def test_evaluation_confusion_cell_and_one_key_relabel(page, asgi_server, api, alice, worker, channel_layer_redis):
-    from tests.webapp.conftest import colour_version
-    from tests.webapp.test_training_jobs import _wait
     from webapp.datasets.models import Image
     from webapp.training.models import TrainingJob
 
@@ -148,14 +106,14 @@ def test_evaluation_confusion_cell_and_one_key_relabel(page, asgi_server, api, a
     job = api.post("/api/jobs/", {"version": version, "hyperparameters": {
         "num_layers": "20", "image_shape": "3,32,32", "epochs": "1", "mini_batch_size": "4",
         "learning_rate": "0.00001"}}, format="json").json()
-    _wait(lambda: TrainingJob.objects.get(id=job["id"]).state == "succeeded")
+    wait_until(lambda: TrainingJob.objects.get(id=job["id"]).state == "succeeded")
 
-    _sign_in(page, asgi_server)
+    sign_in(page, asgi_server)
     page.goto(f"{asgi_server}/jobs/{job['id']}/")
     page.wait_for_selector("#confusion td")
     assert sum(int(td) for td in page.locator("#confusion td").all_inner_texts()) == 12
     assert page.inner_text("#job-model").startswith("Model colours-v1-job")
-    _shot(page, "6-evaluation")
+    shot(page, "6-evaluation")
     cell = page.locator("#confusion td[data-true='0'][data-predicted='0']")
     cell.click()
     assert page.inner_text("#mistakes-title").startswith("True ")
@@ -171,8 +129,6 @@ def test_evaluation_confusion_cell_and_one_key_relabel(page, asgi_server, api, a
 
 def test_drop_images_on_a_model_and_see_top_classes_with_latency(page, asgi_server, api, alice, serving,
                                                                  colour_artifact, tmp_path):
-    from tests.webapp.conftest import colour_jpeg, import_model
-
     model = import_model(api, colour_artifact, name="colour-squares")
     files = []
     for label, name in enumerate(("red", "green", "blue")):
@@ -181,7 +137,7 @@ def test_drop_images_on_a_model_and_see_top_classes_with_latency(page, asgi_serv
     (tmp_path / "notes.png").write_bytes(b"\x89PNG\r\n\x1a\n but nothing more")
     files.append(tmp_path / "notes.png")
 
-    _sign_in(page, asgi_server)
+    sign_in(page, asgi_server)
     page.goto(f"{asgi_server}/models/")
     page.click("text=colour-squares")
     page.set_input_files("#predict-files", [str(path) for path in files])
@@ -194,7 +150,7 @@ def test_drop_images_on_a_model_and_see_top_classes_with_latency(page, asgi_serv
         assert "ms for the model" in card.query_selector(".latency").inner_text()
     assert "failed" in cards["notes.png"].get_attribute("class")
     assert "corrupt" in cards["notes.png"].query_selector(".latency").inner_text()
-    _shot(page, "5-predict")
+    shot(page, "5-predict")
 
     page.click("#webcam-start")
     page.wait_for_function("document.getElementById('webcam-video').readyState >= 2")
@@ -206,8 +162,6 @@ def test_drop_images_on_a_model_and_see_top_classes_with_latency(page, asgi_serv
     page.click("#webcam-stop")
 
     # A batch transform from the same page, with its progress bar, then its output.
-    from tests.webapp.conftest import zip_bytes
-
     archive = tmp_path / "photos.zip"
     archive.write_bytes(zip_bytes({f"{i}.jpg": colour_jpeg(i % 3, seed=i) for i in range(30)}))
     page.goto(f"{asgi_server}/models/{model['id']}/")
@@ -216,7 +170,7 @@ def test_drop_images_on_a_model_and_see_top_classes_with_latency(page, asgi_serv
     page.wait_for_selector("#transform-output:not([hidden])", timeout=60000)
     assert page.inner_text("#transform-count") == "30 / 30"
     assert page.get_attribute("#transform-progress", "value") == "1"
-    _shot(page, "6-batch-transform")
+    shot(page, "6-batch-transform")
 
     alice.is_staff = True  # the health page is for staff
     alice.save()
@@ -224,4 +178,4 @@ def test_drop_images_on_a_model_and_see_top_classes_with_latency(page, asgi_serv
     page.click("nav >> text=Health")
     assert page.inner_text("#health-overall") == "all good"
     assert "serving on cpu" in page.inner_text("[data-check=workers]")
-    _shot(page, "7-health")
+    shot(page, "7-health")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.webapp.conftest import jpeg_bytes, upload
-from tests.webapp.test_browser import _shot, _sign_in, page  # noqa: F401  (the page fixture)
+from tests.support.api import upload
+from tests.support.browser import shot, sign_in
+from tests.support.images import jpeg_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,7 +39,7 @@ def _labels(dataset):
 def test_the_chosen_folder_is_no_class_and_the_report_summarises(page, live_server, alice, tmp_path):
     folder = _photos(tmp_path / "photos")
     dataset = _dataset(alice)
-    _sign_in(page, live_server.url)
+    sign_in(page, live_server.url)
     page.goto(f"{live_server.url}/datasets/{dataset.id}/")
     page.set_input_files("#upload-folder", str(folder))
     page.wait_for_selector("#upload-report [data-accepted]")
@@ -58,7 +59,7 @@ def test_the_chosen_folder_is_no_class_and_the_report_summarises(page, live_serv
     assert duplicates.get_attribute("open") is None
     assert duplicates.locator("summary").inner_text().startswith("16 already in the dataset, not stored again")
     assert page.locator("#upload-report").bounding_box()["height"] < 250
-    _shot(page, "upload-summary")
+    shot(page, "upload-summary")
     duplicates.locator("summary").click()
     assert duplicates.locator("li").count() == 16 and duplicates.locator("li").first.is_visible()
 
@@ -66,7 +67,7 @@ def test_the_chosen_folder_is_no_class_and_the_report_summarises(page, live_serv
 def test_a_dropped_folder_is_the_chosen_folder_too(page, live_server, alice, tmp_path):
     folder = _photos(tmp_path / "dropped", per_class=2, loose=2)
     dataset = _dataset(alice, "dropped")
-    _sign_in(page, live_server.url)
+    sign_in(page, live_server.url)
     page.goto(f"{live_server.url}/datasets/{dataset.id}/")
     # A real drop of a real folder, as a file manager sends it (Chromium's own drag input).
     box = page.locator("#upload").bounding_box()
@@ -86,7 +87,7 @@ def test_keys_label_after_the_filter_and_the_heading_follows_with_a_larger_view_
     dataset = _dataset(alice)
     upload(api, dataset.id, {"cat/a.jpg": jpeg_bytes(seed=1), "dog/b.jpg": jpeg_bytes(seed=2)}
            | {f"IMG_{100 + i}.jpg": jpeg_bytes(seed=10 + i) for i in range(5)})
-    _sign_in(page, live_server.url)
+    sign_in(page, live_server.url)
     page.goto(f"{live_server.url}/datasets/{dataset.id}/")
 
     page.check("#filter-unlabeled")  # the focus is on the checkbox now
@@ -98,7 +99,7 @@ def test_keys_label_after_the_filter_and_the_heading_follows_with_a_larger_view_
     page.wait_for_function("document.querySelector('#grid .cell').innerText.includes('cat')", timeout=5000)
     assert _labels(dataset)[first] == "cat"
     page.wait_for_function("document.getElementById('label-counts').textContent === '7 images, 4 unlabeled'")
-    _shot(page, "labeling-keys-after-filter")
+    shot(page, "labeling-keys-after-filter")
 
     # Space opens the selected image larger; arrows move; a key labels the one shown; Esc closes.
     cells.nth(1).click()
@@ -113,7 +114,7 @@ def test_keys_label_after_the_filter_and_the_heading_follows_with_a_larger_view_
     page.wait_for_function("document.getElementById('viewer-labels').innerText.includes('dog')")
     page.wait_for_function("document.getElementById('label-counts').textContent === '7 images, 3 unlabeled'")
     assert _labels(dataset)[shown] == "dog"
-    _shot(page, "labeling-larger-view")
+    shot(page, "labeling-larger-view")
     page.keyboard.press("Escape")
     assert not viewer.is_visible()
     cells.nth(3).dblclick()  # a double-click opens it too
@@ -138,7 +139,7 @@ def test_keys_label_after_the_filter_and_the_heading_follows_with_a_larger_view_
 def test_deleting_a_class_asks_with_the_count_and_undo_brings_it_back(page, live_server, alice, api):
     dataset = _dataset(alice)
     upload(api, dataset.id, {f"cat/{i}.jpg": jpeg_bytes(seed=i) for i in range(3)} | {"dog/0.jpg": jpeg_bytes(seed=9)})
-    _sign_in(page, live_server.url)
+    sign_in(page, live_server.url)
     page.goto(f"{live_server.url}/datasets/{dataset.id}/")
     asked = []
 
@@ -157,7 +158,7 @@ def test_deleting_a_class_asks_with_the_count_and_undo_brings_it_back(page, live
     assert not dataset.classes.filter(name="cat").exists()
     assert page.inner_text("#class-deleted") == "Deleted class cat: 3 images are unlabeled now. Undo"
     assert page.inner_text("#label-counts") == "4 images, 3 unlabeled"
-    _shot(page, "class-deleted-undo")
+    shot(page, "class-deleted-undo")
     page.click("#undo-class-delete")
     page.wait_for_selector("tr[data-class-name='cat']")
     assert page.locator("tr[data-class-name='cat'] td").nth(2).inner_text() == "3"

@@ -8,8 +8,8 @@ import zipfile
 import pytest
 
 from tests.classifier.digits import DIGITS_HYPERPARAMETERS, write_digits_tree
-from tests.webapp.conftest import upload
-from tests.webapp.test_training_jobs import _wait
+from tests.support.api import upload
+from tests.support.waiting import wait_until
 from webapp.datasets.models import DatasetVersion
 from webapp.training.models import TrainingJob
 
@@ -27,11 +27,11 @@ def test_digits_reach_97_percent_through_the_web_app(api, worker, tmp_path):
     assert report["accepted"] + len(report["duplicates"]) == 1797 and not report["rejected"]
     api.post(f"/api/datasets/{dataset}/split/", {"train_ratio": 0.8, "seed": 0}, format="json")
     version = api.post(f"/api/datasets/{dataset}/versions/").json()["id"]
-    _wait(lambda: DatasetVersion.objects.get(id=version).status == "ready")
+    wait_until(lambda: DatasetVersion.objects.get(id=version).status == "ready")
 
     hyperparameters = {k: v for k, v in DIGITS_HYPERPARAMETERS.items() if k not in ("num_classes", "num_training_samples")}
     job = api.post("/api/jobs/", {"version": version, "hyperparameters": hyperparameters}, format="json").json()
-    finished = _wait(lambda: (j := TrainingJob.objects.get(id=job["id"])).finished_state and j, timeout=600, step=1)
+    finished = wait_until(lambda: (j := TrainingJob.objects.get(id=job["id"])).finished_state and j, timeout=600, step=1)
     assert finished.state == "succeeded", finished.reason
     assert finished.metrics["validation:accuracy"] >= 0.97, finished.metrics
     evaluation = api.get(f"/api/jobs/{job['id']}/evaluation/").json()

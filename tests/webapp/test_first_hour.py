@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from tests.webapp.conftest import TEST_REDIS
+from tests.support.browser import shot
+from tests.support.databases import TEST_REDIS
+from tests.support.waiting import wait_until
 from tests.webapp.photo_crops import CLASSES, write_folder
-from tests.webapp.test_browser import _shot, page  # noqa: F401  (the Chromium fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,14 +38,7 @@ def redis_flushed():
     redis.Redis.from_url(TEST_REDIS).flushdb()
 
 
-def _wait(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.5)
-
-
-def test_a_newcomers_first_click_trains(page, asgi_server, channel_layer_redis, redis_flushed, tmp_path):  # noqa: F811
+def test_a_newcomers_first_click_trains(page, asgi_server, channel_layer_redis, redis_flushed, tmp_path):
     from webapp.datasets.models import DatasetVersion
     from webapp.training.models import TrainingJob
 
@@ -72,7 +66,7 @@ def test_a_newcomers_first_click_trains(page, asgi_server, channel_layer_redis, 
         assert "BytesIO" not in report and "0x" not in report
         for name in ("empty.jpg", "notes.jpg", "cut-short.jpg"):
             assert name in report
-        _shot(page, "first-1-uploaded")
+        shot(page, "first-1-uploaded")
 
         page.reload()
         names = [row.get_attribute("data-class-name") for row in page.locator("tr[data-class-id]").all()]
@@ -90,7 +84,7 @@ def test_a_newcomers_first_click_trains(page, asgi_server, channel_layer_redis, 
             cell.click()
             page.keyboard.press(str(key))
             page.wait_for_function(f"document.getElementById('label-counts').innerText.includes('{19 - n} unlabeled')")
-        _shot(page, "first-2-labeled")
+        shot(page, "first-2-labeled")
 
         # Freeze without a split: a validation set is held out, and the page says so.
         page.click("#freeze-form button")
@@ -98,13 +92,13 @@ def test_a_newcomers_first_click_trains(page, asgi_server, channel_layer_redis, 
         assert "validation" in " ".join(page.locator("main .message").all_inner_texts()).lower()
         version = DatasetVersion.objects.get()
         assert version.status == "ready" and version.counts["images"]["val"] > 0
-        _shot(page, "first-3-version")
+        shot(page, "first-3-version")
 
     # The form as it comes: no field touched.
     page.click(f"#versions a[href='/versions/{version.id}/']")
     page.click("text=Train a model")
     page.wait_for_selector("#training-form")
-    _shot(page, "first-4-train-form")
+    shot(page, "first-4-train-form")
     page.click("#training-form button[type=submit]")
     page.wait_for_selector("#dashboard", state="attached")
     job = TrainingJob.objects.get()
@@ -116,8 +110,8 @@ def test_a_newcomers_first_click_trains(page, asgi_server, channel_layer_redis, 
     job_sockets = [s for s in sockets if "/ws/jobs/" in s["url"]]
     assert len(job_sockets) == 1 and not job_sockets[0]["ws"].is_closed(), sockets
     with celery_worker(["cpu", "gpu"]):
-        _wait(lambda: TrainingJob.objects.get(id=job.id).state in ("succeeded", "failed"), 600,
-              "the job did not finish within 10 minutes")
+        wait_until(lambda: TrainingJob.objects.get(id=job.id).state in ("succeeded", "failed"),
+                   "the job to finish (10 minutes)", 600, step=0.5)
         page.wait_for_function("document.getElementById('job-state').textContent.trim() === 'succeeded'",
                                timeout=30000)
     job.refresh_from_db()
@@ -129,4 +123,4 @@ def test_a_newcomers_first_click_trains(page, asgi_server, channel_layer_redis, 
     # Finished: no live controls left.
     assert page.locator("button:has-text('Cancel')").count() == 0
     assert "ETA" not in page.inner_text("#job-figures")
-    _shot(page, "first-5-trained")
+    shot(page, "first-5-trained")

@@ -13,7 +13,8 @@ import websockets
 from celery.contrib.testing.worker import start_worker
 from django.test import Client
 
-from tests.webapp.conftest import TEST_REDIS, api_key, colour_version
+from tests.support.api import api_key, colour_version
+from tests.support.databases import TEST_REDIS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 IDLE_SECONDS = 60

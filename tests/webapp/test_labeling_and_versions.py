@@ -8,7 +8,8 @@ import zipfile
 import pytest
 
 from classifier import lst, recordio
-from tests.webapp.conftest import jpeg_bytes, upload, zip_bytes
+from tests.support.api import upload
+from tests.support.images import jpeg_bytes, zip_bytes
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.services.versions import version_directory
 
@@ -198,8 +199,8 @@ def test_the_freeze_page_says_it_split(api, dataset, alice):
 
 
 def test_a_newcomer_freezes_without_splitting_and_the_version_trains(api, dataset, worker):
-    from tests.webapp.conftest import COLOURS
-    from tests.webapp.test_training_jobs import _wait
+    from tests.support.images import COLOURS
+    from tests.support.waiting import wait_until
     from webapp.training.models import TrainingJob
 
     d = dataset["id"]
@@ -213,7 +214,7 @@ def test_a_newcomer_freezes_without_splitting_and_the_version_trains(api, datase
     job = api.post("/api/jobs/", {"version": version.id, "hyperparameters": {
         "num_layers": "20", "image_shape": "3,32,32", "epochs": "1", "mini_batch_size": "4"}}, format="json")
     assert job.status_code == 201, job.json()
-    finished = _wait(lambda: (j := TrainingJob.objects.get(id=job.json()["id"])).finished_state and j, timeout=300)
+    finished = wait_until(lambda: (j := TrainingJob.objects.get(id=job.json()["id"])).finished_state and j, timeout=300)
     assert finished.state == "succeeded", finished.reason
     assert "validation:accuracy" in finished.metrics
 

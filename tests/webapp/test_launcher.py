@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import websockets.sync.client
 
-from tests.launched import Newcomer, alive, descendants, launched, signed_up, tracked_and_new_files, wait
-from tests.webapp.conftest import COLOURS, jpeg_bytes, zip_bytes
+from tests.launched import Newcomer, alive, descendants, launched, signed_up, tracked_and_new_files
+from tests.support.images import COLOURS, jpeg_bytes, zip_bytes
+from tests.support.waiting import wait_until
 from webapp.launch import Supervisor
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,15 +48,15 @@ def _training_job(newcomer: Newcomer, *, epochs: int) -> int:
     assert newcomer.api("POST", f"/api/datasets/{dataset}/uploads/", files={"colours.zip": archive})["accepted"] == 48
     newcomer.api("POST", f"/api/datasets/{dataset}/split/", {"train_ratio": 0.75, "seed": 0})
     version = newcomer.api("POST", f"/api/datasets/{dataset}/versions/")["id"]
-    wait(lambda: newcomer.api("GET", f"/api/versions/{version}/")["status"] == "ready", "the version", 120)
+    wait_until(lambda: newcomer.api("GET", f"/api/versions/{version}/")["status"] == "ready", "the version", 120)
     return newcomer.api("POST", "/api/jobs/", {"version": version, "hyperparameters": {
         "num_layers": "20", "image_shape": "3,32,32", "epochs": str(epochs), "mini_batch_size": "8",
         "learning_rate": "0.05"}})["id"]
 
 
 def _wait_for_an_epoch(newcomer: Newcomer, job: int) -> None:
-    wait(lambda: (j := newcomer.api("GET", f"/api/jobs/{job}/"))["state"] == "running" and j["epoch"] >= 1,
-          "an epoch to finish", 240)
+    wait_until(lambda: (j := newcomer.api("GET", f"/api/jobs/{job}/"))["state"] == "running" and j["epoch"] >= 1,
+               "an epoch to finish", 240)
 
 
 def test_a_killed_worker_s_job_is_requeued_by_the_beat_schedule_and_finishes(fresh_clone):
@@ -71,8 +72,8 @@ def test_a_killed_worker_s_job_is_requeued_by_the_beat_schedule_and_finishes(fre
     assert gpu_workers
     os.killpg(os.getpgid(gpu_workers[0]), signal.SIGKILL)  # as a crash: no warm shutdown, no acknowledgement
 
-    finished = wait(lambda: (j := job_state())["state"] in ("succeeded", "failed", "cancelled") and j,
-                     "the job to finish", 300, step=1)
+    finished = wait_until(lambda: (j := job_state())["state"] in ("succeeded", "failed", "cancelled") and j,
+                          "the job to finish", 300, step=1)
     assert finished["state"] == "succeeded", finished["reason"]
     events = newcomer.api("GET", f"/api/jobs/{job}/metrics/")
     states = [e["state"] for e in events if e["type"] == "state"]
@@ -114,7 +115,7 @@ def test_a_process_that_keeps_dying_at_start_is_restarted_then_given_up_on_by_na
     supervisor = Supervisor(quick_exits_allowed=2)
     supervisor.start("flaky-worker", [sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ))
     try:
-        given_up = wait(supervisor.check, "the launcher to give up", timeout=60, step=0.1)
+        given_up = wait_until(supervisor.check, "the launcher to give up", timeout=60, step=0.1)
     finally:
         supervisor.stop()
     assert given_up.startswith("flaky-worker exited with status 3, and it has exited 3 times in a row"), given_up

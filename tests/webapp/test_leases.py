@@ -1,4 +1,4 @@
-"""Leases on jobs, builds and transforms (webapp/training/heartbeats.py), with a real Celery worker on a real
+"""Leases on jobs, builds and transforms (webapp/core/leases.py), with a real Celery worker on a real
 Redis: a queued row whose message the broker lost is sent again and runs once; a build whose worker died is
 resumed; work whose workers keep dying ends failed with its reason; the lease holds through evaluation,
 and a job is finished (evaluated, registered, "succeeded") once."""
@@ -13,24 +13,14 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 
-from tests.webapp.conftest import TEST_REDIS, colour_version, upload, jpeg_bytes, COLOURS
-from tests.webapp.test_training_jobs import _wait
+from tests.support.api import colour_version, upload
+from tests.support.images import COLOURS, jpeg_bytes
+from tests.support.waiting import wait_until
 from webapp.datasets.models import DatasetVersion
 from webapp.training.models import JobEvent, TrainingJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TINY = {"num_layers": "20", "image_shape": "3,32,32", "epochs": "2", "mini_batch_size": "8", "learning_rate": "0.05"}
-
-
-@pytest.fixture
-def broker():
-    """The Celery app on the test Redis, emptied, with no worker yet."""
-    from workers.celery import app
-
-    app.conf.update(broker_url=TEST_REDIS, result_backend=TEST_REDIS)
-    with app.pool.acquire(block=True) as connection:
-        connection.default_channel.client.flushdb()
-    return app
 
 
 @contextmanager
@@ -64,8 +54,8 @@ def _states(job_id: int) -> list[str]:
 
 def test_queued_work_whose_message_the_broker_lost_is_sent_again_and_runs_once(
         api, broker, settings, channel_layer_redis):
-    from workers.broker import held_task_ids
-    from workers.tasks import requeue_stale_jobs
+    from webapp.core.broker import held_task_ids
+    from webapp.core.tasks import requeue_stale_jobs
 
     settings.WORK_RESEND_SECONDS = 1
     version = _frozen(api)
@@ -81,7 +71,7 @@ def test_queued_work_whose_message_the_broker_lost_is_sent_again_and_runs_once(
     assert requeue_stale_jobs() == [version]
     assert DatasetVersion.objects.get(id=version).task_id != sent.task_id
     with _worker(broker, ["cpu"]):
-        _wait(lambda: DatasetVersion.objects.get(id=version).status == "ready", timeout=60)
+        wait_until(lambda: DatasetVersion.objects.get(id=version).status == "ready", timeout=60)
     # A job queued, then Redis restarted under it (its message lost) before a gpu worker took it.
     job = api.post("/api/jobs/", {"version": version, "hyperparameters": TINY}, format="json").json()["id"]
     with _redis(broker) as connection:
@@ -89,7 +79,7 @@ def test_queued_work_whose_message_the_broker_lost_is_sent_again_and_runs_once(
     time.sleep(1.2)
     assert requeue_stale_jobs() == [job]
     with _worker(broker, ["gpu"]):
-        finished = _wait(lambda: (j := TrainingJob.objects.get(id=job)).finished_state and j, timeout=120)
+        finished = wait_until(lambda: (j := TrainingJob.objects.get(id=job)).finished_state and j, timeout=120)
         time.sleep(1)  # a duplicate delivery, if any, would have reached the worker by now
     assert finished.state == "succeeded", finished.reason
     assert _states(job).count("running") == 1 and _states(job).count("succeeded") == 1
@@ -115,7 +105,7 @@ def test_a_build_whose_worker_died_is_requeued_and_finishes_without_its_partial_
     row = DatasetVersion.objects.get(id=version)
     assert row.status == "queued" and row.attempts == 1 and "celery@lost stopped responding" in row.error
     with _worker(broker, ["cpu"]):
-        _wait(lambda: DatasetVersion.objects.get(id=version).status == "ready", timeout=60)
+        wait_until(lambda: DatasetVersion.objects.get(id=version).status == "ready", timeout=60)
     assert not list(folder.glob("*.partial"))
     with RecordReader(folder / "train.rec") as records:
         assert sum(1 for _ in records) == 18
@@ -123,7 +113,7 @@ def test_a_build_whose_worker_died_is_requeued_and_finishes_without_its_partial_
 
 def test_work_whose_worker_stopped_three_times_ends_failed_with_the_reason(api, alice, broker, channel_layer_redis):
     from webapp.datasets.services.building import versions_requeue_stale
-    from webapp.training.heartbeats import JOBS, claim
+    from webapp.core.leases import JOBS, claim
     from webapp.training.services import jobs_requeue_stale
 
     version = _frozen(api)
@@ -175,7 +165,7 @@ def test_the_lease_is_kept_through_a_long_evaluation(api, worker, slow_evaluatio
     version = colour_version(api, per_class=12)
     slow_evaluation["during"] = lambda job: (TrainingJob.objects.get(id=job.id).heartbeat, jobs_requeue_stale())
     job = api.post("/api/jobs/", {"version": version, "hyperparameters": TINY}, format="json").json()["id"]
-    finished = _wait(lambda: (j := TrainingJob.objects.get(id=job)).finished_state and j, timeout=120)
+    finished = wait_until(lambda: (j := TrainingJob.objects.get(id=job)).finished_state and j, timeout=120)
     assert finished.state == "succeeded", finished.reason
     [(heartbeat, requeued)] = slow_evaluation["seen"]
     assert requeued == []  # not taken for dead while it evaluates
@@ -199,7 +189,7 @@ def test_a_job_finished_by_two_workers_is_evaluated_registered_and_succeeded_onc
 
     slow_evaluation["during"] = second_worker
     job = api.post("/api/jobs/", {"version": version, "hyperparameters": TINY}, format="json").json()["id"]
-    _wait(lambda: slow_evaluation["seen"], timeout=120)
+    wait_until(lambda: slow_evaluation["seen"], timeout=120)
     time.sleep(5)  # the first worker reaches its end too
     assert slow_evaluation["seen"] == ["succeeded"]
     assert TrainingJob.objects.get(id=job).state == "succeeded"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -15,15 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.webapp.conftest import COLOUR_CLASSES, colour_jpeg, colour_version, import_model, zip_bytes
+from tests.support.api import api_key, colour_version, import_model
+from tests.support.images import COLOUR_CLASSES, COLOURS, colour_jpeg, jpeg_bytes, zip_bytes
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _token(user) -> str:
-    from tests.webapp.conftest import api_key
-
-    return api_key(user)
 
 
 def _runtime(url: str, token: str, **config):
@@ -43,16 +38,6 @@ def _post(url, body, headers):
         return error.code, error.headers, error.read()
 
 
-def _wait(predicate, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
-
-
 def test_boto3_invoke_endpoint_against_the_web_app_gives_the_library_s_probabilities(
         api, alice, serving, asgi_server, colour_artifact):
     from classifier.inference import Predictor
@@ -63,7 +48,7 @@ def test_boto3_invoke_endpoint_against_the_web_app_gives_the_library_s_probabili
     images = [colour_jpeg(label, seed=10 + label) for label in range(3)]
     expected = Predictor(colour_artifact).predict(images)
 
-    runtime = _runtime(asgi_server, _token(alice))
+    runtime = _runtime(asgi_server, api_key(alice))
     for label, (image, row) in enumerate(zip(images, expected)):
         response = runtime.invoke_endpoint(EndpointName="colour-squares", ContentType="image/jpeg", Body=image)
         assert response["ContentType"] == "application/json"
@@ -78,7 +63,7 @@ def test_boto3_invoke_endpoint_against_the_web_app_gives_the_library_s_probabili
     # POST /invocations: the default model (the first one is), or boto3's TargetModel.
     assert model["is_default"]
     status, _, body = _post(f"{asgi_server}/invocations", images[1],
-                            {"Content-Type": "image/jpeg", "Authorization": f"Token {_token(alice)}"})
+                            {"Content-Type": "image/jpeg", "Authorization": f"Token {api_key(alice)}"})
     assert status == 200 and int(np.argmax(json.loads(body))) == 1
     import botocore
 
@@ -89,7 +74,7 @@ def test_boto3_invoke_endpoint_against_the_web_app_gives_the_library_s_probabili
     assert refused.value.response["Error"]["Code"] == "ValidationError"
     # On /invocations the header names the model, over the default.
     status, _, body = _post(f"{asgi_server}/invocations", images[1], {
-        "Content-Type": "image/jpeg", "Authorization": f"Token {_token(alice)}", "X-Amzn-SageMaker-Target-Model": "gone"})
+        "Content-Type": "image/jpeg", "Authorization": f"Token {api_key(alice)}", "X-Amzn-SageMaker-Target-Model": "gone"})
     assert status == 404 and "'gone'" in json.loads(body)["message"]
 
     status, _, body = _post(f"{asgi_server}/ping", None, {})  # a POST: not the health check
@@ -104,7 +89,7 @@ def test_bad_invocations_are_refused_in_sagemakers_error_shape(api, alice, bob, 
     import_model(api, colour_artifact, name="colour-squares")
     image = colour_jpeg(0)
     url = f"{asgi_server}/endpoints/colour-squares/invocations"
-    auth = {"Authorization": f"Token {_token(alice)}"}
+    auth = {"Authorization": f"Token {api_key(alice)}"}
 
     def call(body=image, content_type="image/jpeg", headers=auth, target=url):
         status, response_headers, raw = _post(target, body, {"Content-Type": content_type, **headers})
@@ -124,7 +109,7 @@ def test_bad_invocations_are_refused_in_sagemakers_error_shape(api, alice, bob, 
         (call(target=f"{asgi_server}/endpoints/nothing-here/invocations"), 404, "ValidationError",
          "Endpoint nothing-here of account alice not found"),
         # Bob's token does not reach Alice's endpoint.
-        (call(headers={"Authorization": f"Token {_token(bob)}"}), 404, "ValidationError",
+        (call(headers={"Authorization": f"Token {api_key(bob)}"}), 404, "ValidationError",
          "Endpoint colour-squares of account bob not found"),
     ]
     for (status, code, body), expected_status, expected_code, words in cases:
@@ -141,7 +126,7 @@ def test_boto3_errors_carry_sagemakers_code_and_a_message(api, alice, serving, a
     import botocore.exceptions
 
     import_model(api, colour_artifact, name="colour-squares")
-    runtime = _runtime(asgi_server, _token(alice), retries={"total_max_attempts": 1})
+    runtime = _runtime(asgi_server, api_key(alice), retries={"total_max_attempts": 1})
 
     with pytest.raises(runtime.exceptions.ValidationError) as missing:
         runtime.invoke_endpoint(EndpointName="nothing-here", ContentType="image/jpeg", Body=colour_jpeg(0))
@@ -170,7 +155,7 @@ def test_without_a_serving_worker_a_request_fails_clearly(api, alice, worker, as
     model = import_model(api, colour_artifact, name="lonely")
     assert model["state"] == "ready"
     # No serving worker runs: ServiceUnavailable at once, well before a wait for one (30 s by default) would end.
-    runtime = _runtime(asgi_server, _token(alice), retries={"total_max_attempts": 1}, read_timeout=10)
+    runtime = _runtime(asgi_server, api_key(alice), retries={"total_max_attempts": 1}, read_timeout=10)
     with pytest.raises(runtime.exceptions.ServiceUnavailable) as unavailable:
         runtime.invoke_endpoint(EndpointName="lonely", ContentType="image/jpeg", Body=colour_jpeg(1))
     assert unavailable.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
@@ -187,7 +172,7 @@ def test_without_a_serving_worker_a_request_fails_clearly(api, alice, worker, as
 
 def test_requests_arriving_together_are_answered_in_shared_batches(api, alice, serving, asgi_server, colour_artifact):
     import_model(api, colour_artifact, name="colour-squares")
-    headers = {"Content-Type": "image/jpeg", "Authorization": f"Token {_token(alice)}"}
+    headers = {"Content-Type": "image/jpeg", "Authorization": f"Token {api_key(alice)}"}
     images = [(label, colour_jpeg(label, seed=100 + i)) for i, label in enumerate([0, 1, 2] * 8)]
 
     def call(item):
@@ -208,7 +193,7 @@ def test_a_succeeded_job_becomes_a_model_to_download_predict_and_delete(api, ali
     job = api.post("/api/jobs/", {"version": version, "hyperparameters": {
         "num_layers": "20", "image_shape": "3,32,32", "epochs": "2", "mini_batch_size": "8", "learning_rate": "0.05"}},
         format="json").json()
-    _wait(lambda: api.get(f"/api/jobs/{job['id']}/").json()["state"] in ("succeeded", "failed"), timeout=240)
+    wait_until(lambda: api.get(f"/api/jobs/{job['id']}/").json()["state"] in ("succeeded", "failed"), timeout=240)
     job = api.get(f"/api/jobs/{job['id']}/").json()
     assert job["state"] == "succeeded", job["reason"]
 
@@ -222,10 +207,9 @@ def test_a_succeeded_job_becomes_a_model_to_download_predict_and_delete(api, ali
     assert download.status_code == 200 and download["Content-Disposition"].startswith("attachment")
     assert b"".join(download.streaming_content) == (Path(media) / job["artifact"]).read_bytes()
 
-    from tests.webapp.conftest import COLOURS, jpeg_bytes
 
     answer = _post(f"{asgi_server}/api/models/{model['id']}/predict/?k=2", jpeg_bytes(COLOURS["red"], size=(32, 32)),
-                   {"Content-Type": "image/jpeg", "Authorization": f"Token {_token(alice)}"})
+                   {"Content-Type": "image/jpeg", "Authorization": f"Token {api_key(alice)}"})
     assert answer[0] == 200, answer
     body = json.loads(answer[2])
     assert [entry["label"] for entry in body["top"]] == ["red", "blue"] and body["top"][0]["probability"] > 0.5
@@ -272,7 +256,7 @@ def test_import_checks_the_layout_then_a_worker_checks_the_weights(api, worker, 
             tar.addfile(info, io.BytesIO(data))
     mismatched = post(buffer.getvalue(), name="mismatched")
     assert mismatched.status_code == 201 and mismatched.json()["state"] == "validating"
-    model = _wait(lambda: (m := api.get(f"/api/models/{mismatched.json()['id']}/").json())["state"] != "validating" and m)
+    model = wait_until(lambda: (m := api.get(f"/api/models/{mismatched.json()['id']}/").json())["state"] != "validating" and m)
     assert model["state"] == "invalid" and model["reason"], model
 
 
@@ -289,8 +273,8 @@ def test_batch_transform_of_200_images_returns_200_lines_in_order(api, worker, c
     created = api.post("/api/transforms/", {"model": model["id"], "input": SimpleUploadedFile("photos.zip", archive)},
                        format="multipart")
     assert created.status_code == 201, created.json()
-    transform = _wait(lambda: (t := api.get(f"/api/transforms/{created.json()['id']}/").json())["state"]
-                      in ("succeeded", "failed") and t)
+    transform = wait_until(lambda: (t := api.get(f"/api/transforms/{created.json()['id']}/").json())["state"]
+                           in ("succeeded", "failed") and t)
     assert transform["state"] == "succeeded" and transform["total"] == transform["done"] == 200, transform
     assert bob_api.get(f"/api/transforms/{transform['id']}/").status_code == 404
     output = api.get(transform["output"])
@@ -320,8 +304,8 @@ def test_batch_transform_of_a_rec_names_lines_from_its_lst_and_keeps_bad_images_
         "model": model["id"], "input": SimpleUploadedFile("set.rec", (tmp_path / "set.rec").read_bytes()),
         "lst": SimpleUploadedFile("set.lst", ("\n".join(lst) + "\n").encode())}, format="multipart")
     assert created.status_code == 201, created.json()
-    transform = _wait(lambda: (t := api.get(f"/api/transforms/{created.json()['id']}/").json())["state"]
-                      in ("succeeded", "failed") and t)
+    transform = wait_until(lambda: (t := api.get(f"/api/transforms/{created.json()['id']}/").json())["state"]
+                           in ("succeeded", "failed") and t)
     assert transform["state"] == "succeeded" and transform["failed"] == 1, transform
     rows = [json.loads(line) for line in b"".join(api.get(transform["output"]).streaming_content).decode().splitlines()]
     assert [row["file"] for row in rows] == [f"folder/img{i}.jpg" for i in range(5)]
@@ -378,7 +362,7 @@ def test_a_transform_whose_worker_died_is_requeued_and_continues_after_its_last_
 
     assert transforms_requeue_stale() == [transform.id]
     assert transforms_requeue_stale() == []  # once
-    finished = _wait(lambda: (t := api.get(f"/api/transforms/{transform.id}/").json())["state"] == "succeeded" and t)
+    finished = wait_until(lambda: (t := api.get(f"/api/transforms/{transform.id}/").json())["state"] == "succeeded" and t)
     assert finished["done"] == finished["total"] == 9
     rows = [json.loads(line) for line in (folder / "output.jsonl").read_text().splitlines()]
     assert [row["file"] for row in rows] == [f"{i}.jpg" for i in range(9)]

@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def staff_api(alice):
-    from tests.webapp.conftest import _client
+    from tests.support.api import api_client
 
     alice.is_staff = True
     alice.save()
-    return _client(alice)
+    return api_client(alice)
 
 
 def _healthy(api, timeout=30, until=lambda report: True):
@@ -38,7 +38,8 @@ def _healthy(api, timeout=30, until=lambda report: True):
 
 
 def test_health_names_the_database_redis_workers_gpus_and_disks(staff_api, alice, serving, colour_artifact, media):
-    from tests.webapp.conftest import colour_jpeg, import_model
+    from tests.support.api import import_model
+    from tests.support.images import colour_jpeg
 
     model = import_model(staff_api, colour_artifact, name="colour-squares")
     assert staff_api.post(f"/api/models/{model['id']}/predict/", colour_jpeg(0),

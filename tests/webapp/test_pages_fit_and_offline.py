@@ -9,9 +9,10 @@ from urllib.parse import urlparse
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.webapp.conftest import colour_jpeg, colour_version, import_model, zip_bytes
-from tests.webapp.test_browser import SHOTS, _sign_in, page  # noqa: F401 (the shared Chromium page fixture)
-from tests.webapp.test_training_jobs import _wait
+from tests.support.api import colour_version, import_model
+from tests.support.browser import SHOTS, sign_in
+from tests.support.images import colour_jpeg, zip_bytes
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,8 +58,8 @@ def a_users_things(api, alice, worker, colour_artifact):
     archive = zip_bytes({f"photos/{i}.jpg": colour_jpeg(i % 3, seed=i) for i in range(6)})
     transform = api.post("/api/transforms/", {"model": model["id"], "input": SimpleUploadedFile("photos.zip", archive)},
                          format="multipart").json()
-    _wait(lambda: api.get(f"/api/jobs/{job['id']}/").json()["state"] in ("succeeded", "failed"), timeout=300)
-    _wait(lambda: api.get(f"/api/transforms/{transform['id']}/").json()["state"] in ("succeeded", "failed"))
+    wait_until(lambda: api.get(f"/api/jobs/{job['id']}/").json()["state"] in ("succeeded", "failed"), timeout=300)
+    wait_until(lambda: api.get(f"/api/transforms/{transform['id']}/").json()["state"] in ("succeeded", "failed"))
     from webapp.datasets.models import DatasetVersion
 
     dataset = DatasetVersion.objects.get(id=version).dataset_id
@@ -82,7 +83,7 @@ def test_every_page_fits_a_phone_and_asks_nothing_of_another_host(page, asgi_ser
     too_wide = {}
     for index, path in enumerate(anonymous + ["sign in"] + signed_in):
         if path == "sign in":
-            _sign_in(page, asgi_server)
+            sign_in(page, asgi_server)
             continue
         page.goto(f"{asgi_server}{path}", wait_until="networkidle")
         if path == "/api/docs/":
@@ -99,7 +100,7 @@ def test_every_page_fits_a_phone_and_asks_nothing_of_another_host(page, asgi_ser
 @pytest.mark.browser
 def test_the_api_reference_renders_with_no_network(page, asgi_server, alice):
     asked = offline(page)
-    _sign_in(page, asgi_server)
+    sign_in(page, asgi_server)
     page.goto(f"{asgi_server}/api/docs/", wait_until="networkidle")
     # Redoc's own rendering of the schema: the title, the operations menu and one operation's path.
     page.wait_for_selector("h1:has-text('IC Studio API')", timeout=20000)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.webapp.test_browser import _shot, _sign_in, page  # noqa: F401  (the Chromium fixture)
-from tests.webapp.test_training_jobs import _wait
-from tests.webapp.test_training_form import photo_version
+from tests.support.api import photo_version
+from tests.support.browser import shot, sign_in
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
@@ -34,7 +34,7 @@ def test_the_form_as_it_comes_trains_a_96px_version(page, asgi_server, api, alic
     from webapp.training.models import TrainingJob
 
     version = photo_version(api, per_class=10)
-    _sign_in(page, asgi_server)
+    sign_in(page, asgi_server)
     page.goto(f"{asgi_server}/versions/{version}/train/")
     assert page.is_checked("#preset-balanced")
     assert page.get_attribute("#advanced", "open") is None  # every hyperparameter one click away, closed
@@ -53,12 +53,12 @@ def test_the_form_as_it_comes_trains_a_96px_version(page, asgi_server, api, alic
     assert page.input_value("#id_image_shape") == "3,96,96" and page.input_value("#id_resize") == ""
     page.set_viewport_size(PHONE)
     assert page.evaluate(OVERFLOWING) == []
-    _shot(page, "train-form-phone")
+    shot(page, "train-form-phone")
     page.set_viewport_size({"width": 1400, "height": 1000})
 
     # As it comes: nothing touched.
     page.goto(f"{asgi_server}/versions/{version}/train/")
-    _shot(page, "train-form")
+    shot(page, "train-form")
     page.click("#training-form button[type=submit]")
     page.wait_for_selector("#dashboard")
     job = TrainingJob.objects.get()
@@ -70,7 +70,7 @@ def test_the_form_as_it_comes_trains_a_96px_version(page, asgi_server, api, alic
     assert (job.hyperparameters["num_layers"], job.hyperparameters["image_shape"]) == ("20", "3,96,96")
     assert int(job.hyperparameters["mini_batch_size"]) <= job.version.num_training_samples
     assert "resize" not in job.hyperparameters  # the images are 96x96 already
-    done = _wait(lambda: (j := TrainingJob.objects.get(id=job.id)).finished_state and j, timeout=300)
+    done = wait_until(lambda: (j := TrainingJob.objects.get(id=job.id)).finished_state and j, timeout=300)
     assert done.state == "succeeded", done.reason
     # Its speed now times the presets of this depth and size.
     page.goto(f"{asgi_server}/versions/{version}/train/")
@@ -79,7 +79,7 @@ def test_the_form_as_it_comes_trains_a_96px_version(page, asgi_server, api, alic
 
 def test_a_job_followed_live_from_the_queue_to_its_model(page, asgi_server, api, alice, worker,  # noqa: F811
                                                          channel_layer_redis):
-    from tests.webapp.conftest import colour_version
+    from tests.support.api import colour_version
     from webapp.training.models import TrainingJob
 
     version = colour_version(api, classes=("red", "green", "blue"), per_class=20)
@@ -88,16 +88,16 @@ def test_a_job_followed_live_from_the_queue_to_its_model(page, asgi_server, api,
                      format="json").json()["id"]
     second = api.post("/api/jobs/", {"version": version, "hyperparameters": {**small, "epochs": "3"}},
                       format="json").json()["id"]
-    _wait(lambda: TrainingJob.objects.get(id=first).state == "running")
+    wait_until(lambda: TrainingJob.objects.get(id=first).state == "running")
     refused = []
     page.on("response", lambda response: response.status >= 400 and refused.append((response.status, response.url)))
 
-    _sign_in(page, asgi_server)
+    sign_in(page, asgi_server)
     page.goto(f"{asgi_server}/jobs/{second}/")
     # Queued: where it waits, no empty charts.
     assert page.inner_text("#job-queue") == f"Waiting in the queue (place 1), behind job #{first} (running)."
     assert page.is_hidden("#dashboard")
-    _shot(page, "job-queued")
+    shot(page, "job-queued")
 
     api.post(f"/api/jobs/{first}/cancel/")
     page.wait_for_selector("#dashboard", state="visible", timeout=60000)
@@ -124,7 +124,7 @@ def test_a_job_followed_live_from_the_queue_to_its_model(page, asgi_server, api,
     page.wait_for_selector("#confusion td", timeout=30000)
     assert page.locator("#epoch-table tbody tr").all_inner_texts()[-1].startswith("3")
     assert page.evaluate(OVERFLOWING) == []
-    _shot(page, "job-succeeded-phone")
+    shot(page, "job-succeeded-phone")
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.wait_for_function("document.querySelector('#dashboard .uplot').offsetWidth > 390")
     assert _charts_fill(page), _chart_widths(page)

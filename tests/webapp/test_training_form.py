@@ -2,27 +2,15 @@
 cannot run is refused at submit, beside its field and in the JSON API, never queued to fail."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from django.test import Client
 
-from tests.webapp.conftest import TEST_REDIS, built_version, colour_version
-from tests.webapp.photo_crops import CLASSES, crop, jpeg
+from tests.support.api import colour_version, photo_version
+from tests.support.databases import TEST_REDIS
 from webapp.training.models import TrainingJob
 from webapp.training.presets import VersionShape, presets_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def photo_version(api, *, per_class: int = 10, size: int = 96, timeout: float = 120) -> int:
-    """A ready version of photo-like crops of four classes, ``size`` px square, split 80/20."""
-    rng = np.random.default_rng(0)
-    files = {}
-    for label, name in enumerate(CLASSES):
-        for i in range(per_class):
-            image = crop(label, rng)
-            files[f"{name}/{name}-{i}.jpg"] = jpeg(image if size == 96 else image.resize((size, size)))
-    return built_version(api, files, name="crops", train_ratio=0.8, timeout=timeout)
 
 
 NEWCOMER = VersionShape(train=160, validation=40, classes=4, shortest_side=96, typical_side=96, all_square_of=96,

@@ -6,7 +6,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,8 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from tests.webapp.conftest import colour_version
+from tests.support.api import colour_version
+from tests.support.waiting import wait_until
 from webapp.training.models import TrainingJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,16 +25,6 @@ HYPERPARAMETERS = {"num_layers": "20", "image_shape": "3,32,32", "epochs": "2", 
 @pytest.fixture
 def channel_layer(channel_layer_redis):
     return channel_layer_redis
-
-
-def _wait(predicate, timeout=120, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture
@@ -116,9 +106,9 @@ def test_invalid_hyperparameters_are_reported_per_field(api, version):
 def test_cancel_stops_within_a_batch_and_keeps_the_checkpoint(api, version, media):
     job = api.post("/api/jobs/", {"version": version, "hyperparameters": {**HYPERPARAMETERS, "epochs": "30"}},
                    format="json").json()
-    _wait(lambda: TrainingJob.objects.get(id=job["id"]).epoch >= 0)
+    wait_until(lambda: TrainingJob.objects.get(id=job["id"]).epoch >= 0)
     assert api.post(f"/api/jobs/{job['id']}/cancel/").json()["state"] in ("running", "cancelled")
-    cancelled = _wait(lambda: (j := TrainingJob.objects.get(id=job["id"])).state == "cancelled" and j)
+    cancelled = wait_until(lambda: (j := TrainingJob.objects.get(id=job["id"])).state == "cancelled" and j)
     assert cancelled.epoch < 29 and "checkpoint" in cancelled.reason
     assert (Path(media) / f"jobs/{job['id']}/work/checkpoints/state.json").exists()
     assert api.post(f"/api/jobs/{job['id']}/cancel/").status_code == 400
@@ -143,12 +133,13 @@ def test_other_users_cannot_see_or_watch_a_job(api, bob, bob_api, version, chann
         return connected, code
 
     assert async_to_sync(connect)(_communicator(bob, job["id"])) == (False, 4404)
-    _wait(lambda: TrainingJob.objects.get(id=job["id"]).finished_state)
+    wait_until(lambda: TrainingJob.objects.get(id=job["id"]).finished_state)
 
 
 def test_the_web_process_never_imports_mxnet():
     script = ("import django, os, sys; os.environ['DJANGO_SETTINGS_MODULE'] = 'webapp.config.settings'; django.setup();"
-              "import webapp.config.urls, webapp.config.asgi, workers.tasks;"
+              "import webapp.config.urls, webapp.config.asgi, webapp.core.tasks, webapp.datasets.tasks, "
+              "webapp.registry.tasks, webapp.training.tasks;"
               "from django.urls import get_resolver; get_resolver().url_patterns;"
               "print('mxnet' in sys.modules, 'cv2' in sys.modules)")
     output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
@@ -210,7 +201,7 @@ def test_incremental_training_from_an_uploaded_sagemaker_model(api, version, med
 
     base = api.post("/api/jobs/", {"version": version, "hyperparameters": {**HYPERPARAMETERS, "epochs": "1"}},
                     format="json").json()
-    done = _wait(lambda: (j := TrainingJob.objects.get(id=base["id"])).finished_state and j)
+    done = wait_until(lambda: (j := TrainingJob.objects.get(id=base["id"])).finished_state and j)
     artifact = (Path(media) / done.artifact).read_bytes()
 
     def submit(data: bytes, **hyperparameters):
@@ -221,7 +212,7 @@ def test_incremental_training_from_an_uploaded_sagemaker_model(api, version, med
 
     response = submit(artifact)
     assert response.status_code == 201, response.json()
-    job = _wait(lambda: (j := TrainingJob.objects.get(id=response.json()["id"])).finished_state and j)
+    job = wait_until(lambda: (j := TrainingJob.objects.get(id=response.json()["id"])).finished_state and j)
     assert job.state == "succeeded", job.reason
     assert any("for incremental training" in e.data.get("line", "") for e in job.events.filter(kind="log"))
 
@@ -256,7 +247,7 @@ def test_a_finished_job_shows_its_kept_epoch_and_no_server_path(api, alice, vers
     job = api.post("/api/jobs/", {"version": version, "hyperparameters": {
         **HYPERPARAMETERS, "epochs": "8", "early_stopping": "True", "early_stopping_min_epochs": "1",
         "early_stopping_patience": "1"}}, format="json").json()
-    done = _wait(lambda: (j := TrainingJob.objects.get(id=job["id"])).finished_state and j)
+    done = wait_until(lambda: (j := TrainingJob.objects.get(id=job["id"])).finished_state and j)
     assert done.state == "succeeded", done.reason
     history = [e for e in done.events.filter(kind="metric", batch__isnull=True)]
     run = len(history)
@@ -286,7 +277,7 @@ def test_a_finished_job_shows_its_kept_epoch_and_no_server_path(api, alice, vers
     (Path(media) / DatasetVersion.objects.get(id=version).directory / "val.rec").unlink()
     broken = api.post("/api/jobs/", {"version": version, "hyperparameters": {**HYPERPARAMETERS, "epochs": "1"}},
                       format="json").json()
-    failed = _wait(lambda: (j := TrainingJob.objects.get(id=broken["id"])).finished_state and j)
+    failed = wait_until(lambda: (j := TrainingJob.objects.get(id=broken["id"])).finished_state and j)
     assert failed.state == "failed" and failed.reason.startswith("cannot read datasets/"), failed.reason
 
     seen = [failed.reason, done.reason]
@@ -306,9 +297,9 @@ def test_a_cancelled_job_resumes_and_its_checkpoint_becomes_a_model(api, version
                    format="json").json()
 
     def cancel_after(epoch: int) -> dict:
-        _wait(lambda: TrainingJob.objects.get(id=job["id"]).epoch >= epoch)
+        wait_until(lambda: TrainingJob.objects.get(id=job["id"]).epoch >= epoch)
         api.post(f"/api/jobs/{job['id']}/cancel/")
-        _wait(lambda: TrainingJob.objects.get(id=job["id"]).state == "cancelled")
+        wait_until(lambda: TrainingJob.objects.get(id=job["id"]).state == "cancelled")
         return api.get(f"/api/jobs/{job['id']}/").json()
 
     first = cancel_after(0)
@@ -323,7 +314,7 @@ def test_a_cancelled_job_resumes_and_its_checkpoint_becomes_a_model(api, version
     epochs_run = TrainingJob.objects.get(id=job["id"]).events.filter(kind="metric", batch__isnull=True).count()
     made = api.post(f"/api/jobs/{job['id']}/model/")
     assert made.status_code == 200 and made.json()["state"] == "queued"
-    done = _wait(lambda: (j := TrainingJob.objects.get(id=job["id"])).finished_state and j)
+    done = wait_until(lambda: (j := TrainingJob.objects.get(id=job["id"])).finished_state and j)
     assert done.state == "succeeded", done.reason
     assert done.events.filter(kind="metric", batch__isnull=True).count() == epochs_run  # no epoch trained on
     model = Model.objects.get(job=done)

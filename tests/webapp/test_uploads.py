@@ -10,7 +10,8 @@ import mxnet as mx
 import pytest
 from PIL import Image
 
-from tests.webapp.conftest import jpeg_bytes, png_bytes, upload, zip_bytes
+from tests.support.api import upload
+from tests.support.images import jpeg_bytes, png_bytes, zip_bytes
 from webapp.datasets.models import Image as StoredImage
 
 pytestmark = pytest.mark.django_db

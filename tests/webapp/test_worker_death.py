@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from tests.webapp.conftest import TEST_REDIS, colour_version
-from tests.webapp.test_training_jobs import _wait
+from tests.support.api import colour_version
+from tests.support.databases import TEST_REDIS, database_url
+from tests.support.waiting import wait_until
 from webapp.training.models import JobEvent, TrainingJob
 from webapp.training.services import jobs_requeue_stale
 
@@ -20,16 +21,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _database_url(settings) -> str:
-    database = settings.DATABASES["default"]
-    if database["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{database['NAME']}"
-    return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-
-
 def test_killed_worker_s_job_resumes_elsewhere_and_finishes(api, settings, media, channel_layer_redis):
     settings.TRAINING_STALE_SECONDS = 3
-    env = {**os.environ, "DATABASE_URL": _database_url(settings), "MEDIA_ROOT": str(media), "REDIS_URL": TEST_REDIS,
+    env = {**os.environ, "DATABASE_URL": database_url(settings.DATABASES["default"]), "MEDIA_ROOT": str(media), "REDIS_URL": TEST_REDIS,
            "TRAINING_HEARTBEAT_SECONDS": "1"}
     from workers.celery import app
 
@@ -43,17 +37,17 @@ def test_killed_worker_s_job_resumes_elsewhere_and_finishes(api, settings, media
         job = api.post("/api/jobs/", {"version": version, "hyperparameters": {
             "num_layers": "20", "image_shape": "3,32,32", "epochs": "12", "mini_batch_size": "8",
             "learning_rate": "0.05"}}, format="json").json()
-        _wait(lambda: TrainingJob.objects.get(id=job["id"]).epoch >= 1)
+        wait_until(lambda: TrainingJob.objects.get(id=job["id"]).epoch >= 1)
     finally:
         os.killpg(doomed.pid, signal.SIGKILL)  # no warm shutdown, no acknowledgement: as a crash
         doomed.wait()
     killed_at = TrainingJob.objects.get(id=job["id"]).epoch
     assert TrainingJob.objects.get(id=job["id"]).state == "running"
 
-    _wait(lambda: jobs_requeue_stale() == [job["id"]], timeout=30, step=0.5)
+    wait_until(lambda: jobs_requeue_stale() == [job["id"]], timeout=30, step=0.5)
     assert TrainingJob.objects.get(id=job["id"]).state == "queued"
     with start_worker(app, queues=["gpu"], perform_ping_check=False, pool="solo", shutdown_timeout=30):
-        finished = _wait(lambda: (j := TrainingJob.objects.get(id=job["id"])).finished_state and j, timeout=180)
+        finished = wait_until(lambda: (j := TrainingJob.objects.get(id=job["id"])).finished_state and j, timeout=180)
     assert finished.state == "succeeded", finished.reason
     lines = [e.data["line"] for e in JobEvent.objects.filter(job_id=job["id"], kind="log")]
     resumed = [line for line in lines if line.startswith("Resuming from the checkpoint of Epoch[")]

@@ -39,10 +39,7 @@ class ApiKeyIn(serializers.Serializer):
 
 
 def _created(user, data, *, answer_status: int = status.HTTP_201_CREATED) -> Response:
-    try:
-        api_key, secret = services.api_key_create(user=user, name=data["name"], expires=data["expires"])
-    except services.AccountError as error:
-        raise serializers.ValidationError({error.field or "non_field_errors": [error.message]}) from None
+    api_key, secret = services.api_key_create(user=user, name=data["name"], expires=data["expires"])
     api_key.token = secret
     return Response(NewApiKeyOut(api_key).data, status=answer_status)
 

@@ -10,18 +10,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from webapp.accounts.models import ApiKey
+from webapp.core.errors import ServiceError
 
 # A key's last use is written at most this often: a busy prediction client must not write a row per call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 KEY_PREFIX = "ics_"  # says what a leaked string is, to a person or a secret scanner
 
 
-class AccountError(Exception):
-    """A write refused for a reason the user can act on; ``field`` names the input at fault."""
+class AccountError(ServiceError):
+    """A write on an account or its tokens refused; ``field`` names the input at fault."""
 
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
+    @property
+    def message(self) -> str:
+        return str(self)
 
 
 @transaction.atomic

@@ -1,11 +1,14 @@
 """Every API error is ``{"error": "...", "fields": {"name": ["..."]}}`` with its 4xx status, as JSON whatever
-the client's ``Accept`` says (a browser's ``text/html`` would otherwise get DRF's HTML page for a 404)."""
+the client's ``Accept`` says (a browser's ``text/html`` would otherwise get DRF's HTML page for a 404). A
+service's ``ServiceError`` is answered here, once, as a 400: API views just call services."""
 from __future__ import annotations
 
 from django.http import Http404
 from rest_framework import exceptions, parsers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler
+
+from webapp.core.errors import ServiceError
 
 
 class JSONParser(parsers.JSONParser):
@@ -29,6 +32,9 @@ def _flatten(detail) -> list[str]:
 def json_error_handler(exc, context):
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
+    elif isinstance(exc, ServiceError):  # a service refused the write: a 400 naming the inputs at fault
+        exc = exceptions.ValidationError({name or "non_field_errors": [message]
+                                          for name, message in exc.by_field().items()})
     response = exception_handler(exc, context)
     if response is None:
         return None  # Django's own handlers answer (JSON under /api/: webapp.config.error_pages)

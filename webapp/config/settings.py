@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Redoc's files, served by the app: the API docs page works offline
     "channels",
+    "webapp.core",  # shared plumbing: the Celery app made current, leases, the beat task
     "webapp.accounts",
     "webapp.datasets",
     "webapp.training",

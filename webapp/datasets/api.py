@@ -1,8 +1,6 @@
 """The JSON API over datasets, classes, images, labels, splits and versions (ARCHITECTURE.md)."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -12,22 +10,13 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.core.errors import ServiceError
 from webapp.datasets import selectors
 from webapp.datasets.models import Dataset, DatasetVersion, DeletedClass, Image, LabelClass
 from webapp.datasets.services import classes as class_services
 from webapp.datasets.services import labeling, versions
-from webapp.datasets.services.classes import ServiceError
 from webapp.datasets.services.exporting import version_images_zip
 from webapp.datasets.services.ingestion import UploadRefused, uploads_from_request, uploads_ingest
-
-
-@contextmanager
-def service_errors():
-    try:
-        yield
-    except ServiceError as error:
-        problems = getattr(error, "problems", None) or {error.field: str(error)}
-        raise ValidationError({name or "non_field_errors": [message] for name, message in problems.items()}) from error
 
 
 def _dataset_and_input(request, dataset_id: int, form_class) -> tuple[Dataset, dict]:
@@ -131,8 +120,7 @@ class DatasetList(APIView):
     def post(self, request):
         form = DatasetSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        with service_errors():
-            dataset = class_services.dataset_create(owner=request.user, **form.validated_data)
+        dataset = class_services.dataset_create(owner=request.user, **form.validated_data)
         return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
 
@@ -144,14 +132,12 @@ class DatasetDetail(APIView):
     @extend_schema(request=DatasetSerializer, responses=DatasetDetailSerializer)
     def patch(self, request, dataset_id):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
-        with service_errors():
-            class_services.dataset_rename(dataset=dataset, name=str(request.data.get("name", dataset.name)))
+        class_services.dataset_rename(dataset=dataset, name=str(request.data.get("name", dataset.name)))
         return Response(DatasetDetailSerializer(dataset).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, dataset_id):
-        with service_errors():
-            class_services.dataset_delete(dataset=selectors.dataset_get(user=request.user, dataset_id=dataset_id))
+        class_services.dataset_delete(dataset=selectors.dataset_get(user=request.user, dataset_id=dataset_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -164,9 +150,8 @@ class ClassList(APIView):
     @extend_schema(request=ClassSerializer, responses=ClassSerializer)
     def post(self, request, dataset_id):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
-        with service_errors():
-            created = class_services.class_create(dataset=dataset, name=str(request.data.get("name", "")),
-                                                  colour=request.data.get("colour"))
+        created = class_services.class_create(dataset=dataset, name=str(request.data.get("name", "")),
+                                              colour=request.data.get("colour"))
         return Response(ClassSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
@@ -175,9 +160,8 @@ class ClassDetail(APIView):
     def patch(self, request, dataset_id, class_id):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
         label_class = selectors.class_get(dataset=dataset, class_id=class_id)
-        with service_errors():
-            class_services.class_update(label_class=label_class, name=request.data.get("name"),
-                                        colour=request.data.get("colour"))
+        class_services.class_update(label_class=label_class, name=request.data.get("name"),
+                                    colour=request.data.get("colour"))
         return Response(ClassSerializer(label_class).data)
 
     @extend_schema(responses=DeletedClassSerializer,
@@ -206,8 +190,7 @@ class ClassMerge(APIView):
         dataset, data = _dataset_and_input(request, dataset_id, self.Input)
         source = selectors.class_get(dataset=dataset, class_id=class_id)
         into = selectors.class_get(dataset=dataset, class_id=data["into"])
-        with service_errors():
-            class_services.class_merge(source=source, into=into)
+        class_services.class_merge(source=source, into=into)
         return Response(ClassSerializer(into).data)
 
 
@@ -276,12 +259,11 @@ class Labels(APIView):
     @extend_schema(request=Input, responses={200: {"type": "object"}})
     def post(self, request, dataset_id):
         dataset, data = _dataset_and_input(request, dataset_id, self.Input)
-        with service_errors():
-            if "set" in request.data:
-                changed = labeling.labels_set(dataset=dataset, image_ids=data["images"], class_id=data.get("set"))
-            else:
-                changed = labeling.labels_change(dataset=dataset, image_ids=data["images"], add=data["add"],
-                                                 remove=data["remove"])
+        if "set" in request.data:
+            changed = labeling.labels_set(dataset=dataset, image_ids=data["images"], class_id=data.get("set"))
+        else:
+            changed = labeling.labels_change(dataset=dataset, image_ids=data["images"], add=data["add"],
+                                             remove=data["remove"])
         return Response({"changed": changed})
 
 
@@ -299,16 +281,15 @@ class SplitView(APIView):
     @extend_schema(request=Input, responses={200: {"type": "object"}})
     def post(self, request, dataset_id):
         dataset, data = _dataset_and_input(request, dataset_id, self.Input)
-        with service_errors():
-            if "images" in data:
-                if "split" not in data:
-                    raise ServiceError("give the split for these images", "split")
-                return Response({"changed": labeling.split_set(dataset=dataset, image_ids=data["images"],
-                                                               split=data["split"])})
-            if "train_ratio" not in data:
-                raise ServiceError("give train_ratio, or images and their split", "train_ratio")
-            return Response(labeling.split_assign(dataset=dataset, train_ratio=data["train_ratio"],
-                                                  seed=data["seed"], stratified=data["stratified"]))
+        if "images" in data:
+            if "split" not in data:
+                raise ServiceError("give the split for these images", "split")
+            return Response({"changed": labeling.split_set(dataset=dataset, image_ids=data["images"],
+                                                           split=data["split"])})
+        if "train_ratio" not in data:
+            raise ServiceError("give train_ratio, or images and their split", "train_ratio")
+        return Response(labeling.split_assign(dataset=dataset, train_ratio=data["train_ratio"],
+                                              seed=data["seed"], stratified=data["stratified"]))
 
 
 class VersionList(APIView):
@@ -322,8 +303,7 @@ class VersionList(APIView):
                                "the answer's `auto_split` and `split_note` say so.")
     def post(self, request, dataset_id):
         dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
-        with service_errors():
-            version = versions.version_freeze(dataset=dataset)
+        version = versions.version_freeze(dataset=dataset)
         return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 

@@ -79,7 +79,7 @@ class DatasetVersion(models.Model):
     directory = models.CharField(max_length=300)  # under MEDIA_ROOT
     worker = models.CharField(max_length=200, blank=True)
     heartbeat = models.DateTimeField(null=True, blank=True)  # while a worker builds it
-    # The lease (webapp/training/heartbeats.py): the claim holding it, how often a worker stopped on it, and
+    # The lease (webapp/core/leases.py): the claim holding it, how often a worker stopped on it, and
     # the last message sent for it (its Celery task id, and when), which the beat task looks for in the broker.
     lease = models.CharField(max_length=32, blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -10,11 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from webapp.core.errors import ServiceError
 from webapp.datasets import selectors
 from webapp.datasets.models import Image
 from webapp.datasets.services import classes as class_services
 from webapp.datasets.services import labeling, versions
-from webapp.datasets.services.classes import ServiceError
 from webapp.training import selectors as training_selectors
 
 

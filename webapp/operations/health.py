@@ -14,9 +14,9 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from workers.presence import beats
-from workers.serving_protocol import waiting as serving_waiting
-from workers.serving_protocol import WORKER_PREFIX as SERVING_PREFIX
+from webapp.core.worker_beats import beats
+from webapp.registry.serving_protocol import waiting as serving_waiting
+from webapp.registry.serving_protocol import WORKER_PREFIX as SERVING_PREFIX
 
 DISK_LOW_FRACTION = 0.05
 _ANY_PATH = re.compile(r"(?<![\w:/.])/(?:[\w.@+-]+/)*[\w.@+-]+")

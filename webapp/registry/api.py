@@ -12,7 +12,6 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from webapp.datasets.api import service_errors
 from webapp.registry import selectors, services
 from webapp.registry.models import BatchTransform, Model
 
@@ -74,9 +73,8 @@ class ModelList(APIView):
     def post(self, request):
         form = ModelImport(data=request.data)
         form.is_valid(raise_exception=True)
-        with service_errors():
-            model = services.model_import(owner=request.user, upload=form.validated_data["artifact"],
-                                          name=form.validated_data.get("name", ""))
+        model = services.model_import(owner=request.user, upload=form.validated_data["artifact"],
+                                      name=form.validated_data.get("name", ""))
         return Response(ModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
 
@@ -90,14 +88,12 @@ class ModelDetail(APIView):
         model = selectors.model_get(user=request.user, model_id=model_id)
         form = ModelChange(data=request.data)
         form.is_valid(raise_exception=True)
-        with service_errors():
-            model = services.model_update(model=model, **form.validated_data)
+        model = services.model_update(model=model, **form.validated_data)
         return Response(ModelSerializer(model).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, model_id):
-        with service_errors():
-            services.model_delete(model=selectors.model_get(user=request.user, model_id=model_id))
+        services.model_delete(model=selectors.model_get(user=request.user, model_id=model_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -128,9 +124,8 @@ class TransformList(APIView):
             model = selectors.model_get(user=request.user, model_id=data["model"])
         except Http404:
             raise ValidationError({"model": ["no such model of yours"]}) from None
-        with service_errors():
-            transform = services.transform_create(owner=request.user, model=model, upload=data["input"],
-                                                  lst_upload=data.get("lst"))
+        transform = services.transform_create(owner=request.user, model=model, upload=data["input"],
+                                              lst_upload=data.get("lst"))
         return Response(TransformSerializer(transform).data, status=status.HTTP_201_CREATED)
 
 

@@ -76,7 +76,7 @@ class BatchTransform(models.Model):
     failed = models.IntegerField(default=0)  # images that could not be decoded (their lines carry "error")
     worker = models.CharField(max_length=200, blank=True)
     heartbeat = models.DateTimeField(null=True, blank=True)  # a stale one means its worker died: requeued
-    # The lease (webapp/training/heartbeats.py): the claim holding it, how often a worker stopped on it, and
+    # The lease (webapp/core/leases.py): the claim holding it, how often a worker stopped on it, and
     # the last message sent for it (its Celery task id, and when), which the beat task looks for in the broker.
     lease = models.CharField(max_length=32, blank=True)
     attempts = models.PositiveIntegerField(default=0)

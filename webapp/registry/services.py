@@ -1,22 +1,21 @@
-"""Writes to the registry: models from jobs and imports, defaults, deletion, batch transforms."""
+"""Writes to the registry: models from jobs and imports, defaults, deletion, batch transforms queued.
+What workers run (checking an import, a transform) is in running.py."""
 from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.text import slugify
 
-from webapp.datasets.services.classes import ServiceError
+from webapp.core.errors import ServiceError
 from webapp.datasets.services.storage import upload_save
 from webapp.registry.models import ENDPOINT_NAME, BatchTransform, Model
-from webapp.training.heartbeats import TRANSFORMS, Lease, claim, requeue_stale
+from webapp.core.leases import TRANSFORMS, requeue_stale
 from webapp.training.models import TrainingJob
 
 
@@ -87,7 +86,7 @@ def model_import(*, owner, upload, name: str = "") -> Model:
     except BaseException:  # a refusal, or a fault no check foresaw: no orphan file either way
         shutil.rmtree(target.parent, ignore_errors=True)
         raise
-    from workers.tasks import validate_model
+    from webapp.registry.tasks import validate_model
 
     transaction.on_commit(lambda: validate_model.delay(model.id))
     return model
@@ -122,33 +121,6 @@ def _imported(*, owner, name: str, relative: str, shown_as: str) -> Model:
         )
     except IntegrityError:
         raise ServiceError(f"you already have a model named {name!r}", "name") from None
-
-
-def model_validate(*, model_id: int) -> str:
-    """In a worker: unpack the model (within the caps the web request checked from its headers) and load it
-    as serving will, so a broken import is refused with its reason."""
-    from classifier import artifacts
-    from classifier.errors import ClassifierError
-    from classifier.inference import Predictor
-
-    model = Model.objects.get(id=model_id)
-    source = _media(model.artifact)
-    with tempfile.TemporaryDirectory(prefix="icstudio-import-") as unpacked:
-        try:
-            artifacts.read_artifact(source, Path(unpacked), max_unpacked_bytes=settings.MODEL_MAX_UNPACKED_BYTES,
-                                    max_members=settings.MODEL_MAX_FILES)
-            predictor = Predictor(Path(unpacked))
-        except (ClassifierError, OSError) as error:
-            reason = str(error).replace(str(source), model.name).replace(unpacked, model.name)
-            Model.objects.filter(id=model.id).update(state=Model.State.INVALID, reason=reason)
-            return Model.State.INVALID
-        except Exception as error:  # MXNet's own errors for shapes that do not fit the network
-            reason = f"the weights do not fit the network: {error}".replace(unpacked, model.name)
-            Model.objects.filter(id=model.id).update(state=Model.State.INVALID, reason=reason[:2000])
-            return Model.State.INVALID
-    Model.objects.filter(id=model.id).update(state=Model.State.READY, reason="",
-                                             num_classes=predictor.num_classes)
-    return Model.State.READY
 
 
 def model_update(*, model: Model, name: str | None = None, is_default: bool | None = None) -> Model:
@@ -207,51 +179,10 @@ def transform_create(*, owner, model: Model, upload, lst_upload=None) -> BatchTr
     for source, name in ((upload, f"input{suffix}"), (lst_upload, "input.lst")):
         if source is not None:
             upload_save(source, folder / name)
-    from workers.tasks import batch_transform
+    from webapp.registry.tasks import batch_transform
 
     transaction.on_commit(lambda: batch_transform.delay(transform.id))
     return transform
-
-
-def transform_run(*, transform_id: int, worker: str = "worker") -> str:
-    """In a worker: the whole input through the model; a redelivered run continues where it stopped."""
-    job = BatchTransform.objects.select_related("model").get(id=transform_id)
-    if job.finished_state:
-        return job.state
-    token = claim(TRANSFORMS, job.id, worker=worker)
-    if not token:
-        return "running elsewhere"  # a duplicate delivery while its first worker is alive
-    with Lease(TRANSFORMS, job.id, token):  # beats while the model loads and between progress reports too
-        return _transform_run(job, token)
-
-
-def _transform_run(job: BatchTransform, token: str) -> str:
-    from classifier.errors import ClassifierError
-    from classifier.inference import Predictor
-    from classifier.transform import count_items, items_of, transform
-
-    mine = BatchTransform.objects.filter(id=job.id, lease=token, state=BatchTransform.State.RUNNING)
-    folder = _media(job.directory)
-    source = folder / ("input.zip" if job.kind == BatchTransform.Kind.ZIP else "input.rec")
-    lst = folder / "input.lst"
-    try:
-        total = count_items(source)
-        BatchTransform.objects.filter(id=job.id).update(total=total)
-        predictor = Predictor(_media(job.model.artifact))
-
-        def progress(done: int, failed: int) -> None:
-            mine.update(done=done, failed=failed, heartbeat=timezone.now())
-
-        lines, failed = transform(predictor, items_of(source, lst if lst.exists() else None),
-                                  _media(job.output), on_progress=progress)
-    except (ClassifierError, OSError) as error:
-        mine.update(state=BatchTransform.State.FAILED, reason=str(error).replace(str(source), job.input_name),
-                    finished=timezone.now())
-        return BatchTransform.State.FAILED
-    # Once: a worker taken for dead that reaches the end after another took it over changes nothing.
-    if not mine.update(state=BatchTransform.State.SUCCEEDED, done=lines, total=lines, finished=timezone.now()):
-        return "taken over by another worker"
-    return BatchTransform.State.SUCCEEDED
 
 
 def transforms_requeue_stale() -> list[int]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from workers.serving_protocol import ENQUEUE, TURNS, WORKER_PREFIX, Request, queue_key, reply_key
+from webapp.registry.serving_protocol import ENQUEUE, TURNS, WORKER_PREFIX, Request, queue_key, reply_key
 
 _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from webapp.datasets.services.classes import ServiceError
+from webapp.core.errors import ServiceError
 from webapp.registry import selectors, services
 
 

@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.datasets import selectors as dataset_selectors
-from webapp.datasets.api import service_errors
 from webapp.training import services
 from webapp.training.models import JobEvent, TrainingJob
 from webapp.training.selectors import evaluation_for_page, job_get, kept_checkpoint, queue_place
@@ -63,16 +62,14 @@ class JobList(APIView):
         version = dataset_selectors.version_get(user=request.user, version_id=data["version"])
         base = ""
         if data.get("base_upload"):
-            with service_errors():
-                base = services.base_model_store(owner=request.user, upload=data["base_upload"])
+            base = services.base_model_store(owner=request.user, upload=data["base_upload"])
         elif data.get("base_model"):
             base_job = job_get(user=request.user, job_id=data["base_model"])
             if not base_job.artifact:
                 raise ValidationError({"base_model": ["that job has no model"]})
             base = base_job.artifact
-        with service_errors():
-            job = services.job_create(owner=request.user, version=version, hyperparameters=data["hyperparameters"],
-                                      mode=data["mode"], base_artifact=base)
+        job = services.job_create(owner=request.user, version=version, hyperparameters=data["hyperparameters"],
+                                  mode=data["mode"], base_artifact=base)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -85,24 +82,21 @@ class JobDetail(APIView):
 class JobCancel(APIView):
     @extend_schema(request=None, responses=JobSerializer)
     def post(self, request, job_id):
-        with service_errors():
-            job = services.job_cancel(job=job_get(user=request.user, job_id=job_id))
+        job = services.job_cancel(job=job_get(user=request.user, job_id=job_id))
         return Response(JobSerializer(job).data)
 
 
 class JobResume(APIView):
     @extend_schema(request=None, responses=JobSerializer)
     def post(self, request, job_id):
-        with service_errors():
-            job = services.job_resume(job=job_get(user=request.user, job_id=job_id))
+        job = services.job_resume(job=job_get(user=request.user, job_id=job_id))
         return Response(JobSerializer(job).data)
 
 
 class JobModelMake(APIView):
     @extend_schema(request=None, responses=JobSerializer, description="A model of what a cancelled job kept")
     def post(self, request, job_id):
-        with service_errors():
-            job = services.job_model_make(job=job_get(user=request.user, job_id=job_id))
+        job = services.job_model_make(job=job_get(user=request.user, job_id=job_id))
         return Response(JobSerializer(job).data)
 
 

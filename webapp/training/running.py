@@ -1,4 +1,5 @@
-"""Running a job in a worker: the only module of the web app that reaches MXNet (lazily)."""
+"""Running a job in a worker. It and the registry's worker-side runs (webapp/registry/running.py), which
+load models, are the web app's modules that reach MXNet, lazily and only in Celery workers."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from classifier.events import Log
-from webapp.training.heartbeats import JOBS, Lease, claim, holds
+from webapp.core.leases import JOBS, Lease, claim, holds
 from webapp.training.models import TrainingJob
 from webapp.training.recording import JobRecorder, shown
 

@@ -54,7 +54,7 @@ def worker_devices() -> dict:
     import redis
     from django.conf import settings
 
-    from workers.presence import beats
+    from webapp.core.worker_beats import beats
 
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)

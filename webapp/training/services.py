@@ -9,9 +9,10 @@ from django.db import transaction
 
 from classifier.errors import HyperparameterError
 from classifier.hyperparameters import parse_hyperparameters
+from webapp.core.errors import ServiceError
 from webapp.datasets.models import DatasetVersion
-from webapp.datasets.services.classes import ServiceError
 from webapp.training.models import TrainingJob
+from webapp.training.tasks import train_job
 
 # Filled in from the frozen version, never by hand.
 FROM_VERSION = ("num_classes", "num_training_samples", "multi_label")
@@ -123,8 +124,6 @@ def job_create(*, owner, version: DatasetVersion, hyperparameters: dict, mode: s
         base_model_check(base_artifact=base_artifact, hyperparameters=full)
     job = TrainingJob.objects.create(owner=owner, version=version, mode=mode, base_artifact=base_artifact,
                                      hyperparameters=full)
-    from workers.tasks import train_job
-
     transaction.on_commit(partial(train_job.delay, job.id))
     return job
 
@@ -180,7 +179,6 @@ def job_cancel(*, job: TrainingJob) -> TrainingJob:
 
 def _requeue(job: TrainingJob, reason: str, **fields) -> TrainingJob:
     from webapp.training.recording import JobRecorder
-    from workers.tasks import train_job
 
     with transaction.atomic():
         if not TrainingJob.objects.filter(id=job.id, state=TrainingJob.State.CANCELLED).update(
@@ -228,7 +226,7 @@ def jobs_requeue_stale() -> list[int]:
     """Running jobs whose worker stopped beating (killed, machine lost) go back to the queue; the next
     worker resumes them from their last finished epoch. Nothing the user made is lost. A job its workers
     stopped on WORK_MAX_ATTEMPTS times ends failed, with that reason."""
-    from webapp.training.heartbeats import JOBS, requeue_stale
+    from webapp.core.leases import JOBS, requeue_stale
     from webapp.training.recording import JobRecorder
 
     def recorded(job: TrainingJob, state: str, reason: str) -> None:

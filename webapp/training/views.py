@@ -5,8 +5,8 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from webapp.core.errors import ServiceError
 from webapp.datasets import selectors as dataset_selectors
-from webapp.datasets.services.classes import ServiceError
 from webapp.training import selectors, services
 from classifier.hyperparameters import SCHEMA
 from webapp.training.forms import HIDDEN, TrainingForm, shown_default

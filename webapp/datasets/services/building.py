@@ -7,9 +7,9 @@ from pathlib import Path
 from django.conf import settings
 
 from classifier import lst, pack
+from webapp.core.leases import BUILDS, Lease, claim, requeue_stale
 from webapp.datasets.models import DatasetVersion, Split
 from webapp.datasets.services.versions import version_directory, version_item_paths
-from webapp.training.heartbeats import BUILDS, Lease, claim, requeue_stale
 from webapp.training.recording import shown
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def _entries(version: DatasetVersion, split: str, paths: dict[int, list[str]]) -
 
 
 def version_build(*, version_id: int, worker: str = "worker") -> str:
-    """Pack a frozen version's splits, holding it by a lease while it builds (webapp/training/heartbeats.py):
+    """Pack a frozen version's splits, holding it by a lease while it builds (webapp/core/leases.py):
     a duplicate delivery leaves it to the worker building it, and a build whose worker died is resumed by
     another, keeping the splits already packed whole."""
     version = DatasetVersion.objects.get(id=version_id)

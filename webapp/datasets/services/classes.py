@@ -7,17 +7,10 @@ import unicodedata
 from django.db import transaction
 from django.db.models import Max
 
+from webapp.core.errors import ServiceError
 from webapp.datasets.models import Dataset, DeletedClass, LabelClass
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
-
-
-class ServiceError(ValueError):
-    """A write refused for a reason the user can act on; ``field`` names the input at fault."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 CLASS_NAME_MAX = LabelClass._meta.get_field("name").max_length

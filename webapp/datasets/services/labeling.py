@@ -4,8 +4,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from classifier.lst import ListEntry, split_stratified
+from webapp.core.errors import ServiceError
 from webapp.datasets.models import Dataset, Image, Split
-from webapp.datasets.services.classes import ServiceError
 
 
 def _images(dataset: Dataset, image_ids: list[int]):

@@ -11,9 +11,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
+from webapp.core.errors import ServiceError
 from webapp.datasets.models import Dataset, DatasetVersion, Split, VersionItem
-from webapp.datasets.services.classes import ServiceError
 from webapp.datasets.services.labeling import split_unassigned
+from webapp.datasets.tasks import build_version
 
 FILES = ("train.lst", "train.rec", "train.idx", "val.lst", "val.rec", "val.idx")
 
@@ -62,8 +63,6 @@ def version_freeze(*, dataset: Dataset) -> DatasetVersion:
     version.counts = {"images": {"train": images_per_split["train"], "val": images_per_split["val"]},
                       "classes": {split: dict(counter) for split, counter in per_class.items()}}
     version.save(update_fields=["counts"])
-    from workers.tasks import build_version
-
     transaction.on_commit(partial(build_version.delay, version.id))
     return version
 

@@ -5,7 +5,8 @@ older than TRAINING_STALE_SECONDS is stale: its worker died, and the beat task q
 (``requeue_stale``) for another worker to resume, or fails it once workers have stopped
 WORK_MAX_ATTEMPTS times on it. Every message sent for a row is recorded on it (``recorded_send``), so a
 queued row whose message vanished from the broker (Redis restarted without persistence) is sent again
-(``resend_lost``). A duplicate delivery is harmless: ``claim`` refuses a row a live worker holds.
+(``resend_lost``): their tasks have the ``Leased`` base, which records each send. A duplicate delivery is
+harmless: ``claim`` refuses a row a live worker holds.
 """
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import Task
+from celery.utils.imports import symbol_by_name
 from django.apps import apps
 from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from kombu.exceptions import OperationalError
+from kombu.utils.uuid import uuid as task_uuid
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +51,10 @@ class Work:
         return self.model.objects.filter(**filters)
 
 
-JOBS = Work("job", "training.TrainingJob", "workers.tasks.train_job")
-BUILDS = Work("build", "datasets.DatasetVersion", "workers.tasks.build_version", state="status", reason="error",
-              running="building")
-TRANSFORMS = Work("transform", "registry.BatchTransform", "workers.tasks.batch_transform")
+JOBS = Work("job", "training.TrainingJob", "webapp.training.tasks.train_job")
+BUILDS = Work("build", "datasets.DatasetVersion", "webapp.datasets.tasks.build_version", state="status",
+              reason="error", running="building")
+TRANSFORMS = Work("transform", "registry.BatchTransform", "webapp.registry.tasks.batch_transform")
 WORK = {work.task: work for work in (JOBS, BUILDS, TRANSFORMS)}
 
 
@@ -112,10 +117,31 @@ def recorded_send(work: Work, row_id: int, task_id: str) -> None:
     work.rows(id=row_id).update(task_id=task_id, sent=timezone.now())
 
 
-def _send(work: Work, row_id: int) -> None:
-    from workers.celery import app
+class Leased(Task):
+    """The base of a task on one leased row: each message sent is recorded on the row first, so the beat
+    task can tell a queued row whose message the broker lost. ``row_argument`` names the row's id."""
 
-    app.tasks[work.task].delay(row_id)
+    row_argument = "id"
+
+    def apply_async(self, args=None, kwargs=None, task_id=None, **options):
+        task_id = task_id or task_uuid()
+        row_id = args[0] if args else (kwargs or {}).get(self.row_argument)
+        if row_id is not None:
+            recorded_send(WORK[self.name], row_id, task_id)
+        try:
+            return super().apply_async(args, kwargs, task_id=task_id, **options)
+        except OperationalError:
+            if row_id is None:
+                raise
+            # The broker is away (Redis restarting): the row is queued and its send recorded, so the beat
+            # task sends it again once the broker is back; the user's request need not fail for it.
+            log.warning("could not send %s for %s: the beat task will send it again", self.name, row_id,
+                        exc_info=True)
+            return self.AsyncResult(task_id)
+
+
+def _send(work: Work, row_id: int) -> None:
+    symbol_by_name(work.task).delay(row_id)  # the task object, from its module (the name is its path)
 
 
 def worker_stopped(work: Work, row) -> str:
