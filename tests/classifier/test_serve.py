@@ -14,13 +14,8 @@ import pytest
 
 from classifier.inference import Predictor
 from classifier.serving import MicroBatcher, ModelCache
+from tests.support.network import free_port
 from tests.support import REPO
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _serve(model, port):
@@ -40,7 +35,7 @@ def _serve(model, port):
 
 @pytest.fixture(scope="module")
 def served(digits_model):
-    port = _free_port()
+    port = free_port()
     server = _serve(digits_model["artifact"], port)
     yield f"http://127.0.0.1:{port}"
     server.terminate()
@@ -128,7 +123,7 @@ def test_serves_the_directory_sagemaker_unpacks_the_model_into(digits_model, dig
 
     with tarfile.open(digits_model["artifact"]) as tar:
         tar.extractall(tmp_path / "model", filter="data")
-    port = _free_port()
+    port = free_port()
     server = _serve(tmp_path / "model", port)
     try:
         image = _images(digits_tree, 3)[2]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from tests.support.network import free_port
 from tests.support import REPO
 from tests.support.databases import TEST_REDIS, database_url
 
@@ -118,12 +119,6 @@ def _complete(answer: bytes) -> bool:
     head, _, body = answer.partition(b"\r\n\r\n")
     match = re.search(rb"(?i)content-length:\s*(\d+)", head)
     return match is not None and len(body) >= int(match.group(1))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_web_process(database: str, media: Path, folder: Path, *, code: Path = REPO, **env_overrides) -> WebProcess:
