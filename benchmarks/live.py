@@ -25,6 +25,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from benchmarks.processes import free_port  # noqa: E402
+
 SCRATCH = tempfile.mkdtemp(prefix="icstudio-live-")
 os.environ.update(ICSTUDIO_VAR=SCRATCH, REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
                   DJANGO_SETTINGS_MODULE="webapp.config.settings")
@@ -45,12 +48,6 @@ from classifier.training import train  # noqa: E402
 from webapp.datasets.models import Dataset, DatasetVersion  # noqa: E402
 from webapp.training.models import TrainingJob  # noqa: E402
 from webapp.training.recording import JobRecorder  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Listener(threading.Thread):

@@ -4,7 +4,7 @@ One 224x224 JPEG, a ResNet-18 (random weights: speed does not depend on them), t
 
 1. bare: ``Predictor.predict`` in this process (decode + resize + forward), the reference;
 2. ``python -m classifier serve`` (one model, no web app), over HTTP/1.1 keep-alive;
-3. IC Studio: uvicorn + Django + Redis + a serving worker (``python -m workers.serving``), SQLite,
+3. IC Studio: uvicorn + Django + Redis + a serving worker (``python -m workers.serving_worker``), SQLite,
    with boto3-style SigV4-less token auth (``Authorization: Token``).
 
 For each server: p50/p99 of sequential requests and their overhead over bare (target p50 <= 15 ms),
@@ -18,7 +18,6 @@ import argparse
 import http.client
 import io
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,27 +31,10 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from benchmarks.processes import free_port, wait_for  # noqa: E402
 SCRATCH = Path(tempfile.mkdtemp(prefix="icstudio-serve-"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listened on {port}")
 
 
 def resnet18_artifact(path: Path) -> Path:
@@ -146,9 +128,9 @@ from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from django.contrib.auth.models import User
 from webapp.accounts.services import api_key_create
-from webapp.registry.models import Model
+from webapp.registry.models import RegisteredModel
 user = User.objects.create_user("bench", password="bench-bench-1")
-Model.objects.create(owner=user, name="resnet18", source="imported", artifact={str(artifact)!r}, num_classes=10,
+RegisteredModel.objects.create(owner=user, name="resnet18", source="imported", artifact={str(artifact)!r}, num_classes=10,
                      class_names=[str(i) for i in range(10)], image_shape=[3, 224, 224], num_layers=18, is_default=True)
 print(api_key_create(user=user, name='benchmark')[1])
 """
@@ -201,7 +183,7 @@ def main() -> None:
     token, name = web_app(artifact, env)
     port = free_port()
     processes = [
-        subprocess.Popen([sys.executable, "-m", "workers.serving"], cwd=REPO, env=env),
+        subprocess.Popen([sys.executable, "-m", "workers.serving_worker"], cwd=REPO, env=env),
         subprocess.Popen([sys.executable, "-m", "uvicorn", "webapp.config.asgi:application", "--port", str(port),
                           "--no-access-log", "--log-level", "warning"], cwd=REPO, env=env),
     ]

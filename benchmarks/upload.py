@@ -18,7 +18,6 @@ import argparse
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,9 @@ import requests
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.processes import free_port  # noqa: E402
 
 
 def photos(count: int) -> list[bytes]:
@@ -78,12 +80,6 @@ def add_rows(env: dict, dataset: int, count: int) -> None:
         "for r in rows[::2]], batch_size=2000)\n"
     )
     subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=REPO, env=env, check=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def peak_rss_mb(port: int) -> float:

@@ -12,7 +12,6 @@ for a web request; ``read_artifact`` unpacks, for a worker.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tarfile
@@ -24,6 +23,7 @@ from typing import Any
 
 from classifier import archives
 from classifier.errors import ArtifactError
+from classifier.files import atomic_write
 
 PREFIX = "image-classification"
 SYMBOL_FILE = f"{PREFIX}-symbol.json"
@@ -84,13 +84,11 @@ def write_artifact(
     with tempfile.TemporaryDirectory(dir=path.parent) as staging:
         for name, text in extras.items():
             Path(staging, name).write_text(text)
-        partial = Path(staging, "model.tar.gz")
-        with tarfile.open(partial, "w:gz") as tar:
+        with atomic_write(path, unique=True) as out, tarfile.open(fileobj=out, mode="w:gz") as tar:
             for name in extras:
                 tar.add(Path(staging, name), arcname=name)
             for epoch, source in sorted(params.items()):
                 tar.add(source, arcname=params_name(epoch))
-        os.replace(partial, path)
     return path
 
 

@@ -6,9 +6,10 @@ a process killed at any point resumes from the last epoch that finished.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from classifier.files import write_json_atomic
 
 STATE_FILE = "state.json"
 
@@ -38,9 +39,7 @@ def paths_for(directory: Path, epoch: int) -> tuple[Path, Path]:
 def commit(directory: Path, state: LoopState) -> None:
     """Make ``state`` the one to resume from, then drop older epochs' files."""
     directory = Path(directory)
-    partial = directory / (STATE_FILE + ".partial")
-    partial.write_text(json.dumps(asdict(state), indent=1))
-    os.replace(partial, directory / STATE_FILE)
+    write_json_atomic(directory / STATE_FILE, asdict(state), indent=1)
     keep = set(_files(directory, state.epoch))
     for old in directory.glob("epoch-*"):
         if old not in keep:

@@ -40,7 +40,7 @@ def _per_class(names, truth: np.ndarray, predicted: np.ndarray) -> list[dict]:
     return rows
 
 
-def evaluate(artifact_path: Path, rec_path: Path, *, batch_size: int = 32) -> Evaluation:
+def evaluate_artifact(artifact_path: Path, rec_path: Path, *, batch_size: int = 32) -> Evaluation:
     predictor = Predictor(artifact_path)
     hp = parse_hyperparameters(predictor.hyperparameters)
     with tempfile.TemporaryDirectory() as scratch:

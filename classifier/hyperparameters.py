@@ -14,10 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from classifier.errors import HyperparameterError
-
-IMAGENET_DEPTHS = (18, 34, 50, 101, 152, 200)
-CIFAR_DEPTHS = (20, 32, 44, 56, 110)
-DEPTHS = tuple(sorted(IMAGENET_DEPTHS + CIFAR_DEPTHS))
+from classifier.resnet_depths import DEPTHS, IMAGENET_DEPTHS
 MIN_SIDE, MAX_SIDE = 8, 2048  # beyond these a ResNet either collapses to nothing or cannot fit in memory
 
 

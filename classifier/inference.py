@@ -19,7 +19,7 @@ import PIL.Image
 from classifier import artifacts, weights
 from classifier.errors import ArtifactError, ImageDecodeError
 
-from classifier.invocation import _SIGNATURES
+from classifier.invocation_contract import _SIGNATURES
 
 # Decoding allocates H x W x 3 bytes; above this an image is refused before it is decoded.
 MAX_PIXELS = 100_000_000

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classifier.errors import ListFileError
+from classifier.files import atomic_write
 
 IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png")
 
@@ -100,11 +101,9 @@ def format_row(entry: ListEntry) -> str:
 
 def write_lst(path: Path, entries: Iterable[ListEntry]) -> Path:
     path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w", encoding="utf-8", newline="\n") as out:
+    with atomic_write(path, "w", encoding="utf-8", newline="\n") as out:
         for entry in entries:
             out.write(format_row(entry))
-    partial.replace(path)
     return path
 
 

@@ -12,19 +12,11 @@ from dataclasses import dataclass
 
 import mxnet as mx
 
+from classifier.resnet_depths import CIFAR_DEPTHS, DEPTHS, IMAGENET_UNITS
+
 BN_EPS = 2e-5
 BN_MOMENTUM = 0.9
 
-CIFAR_DEPTHS = (20, 32, 44, 56, 110)
-IMAGENET_UNITS = {
-    18: (2, 2, 2, 2),
-    34: (3, 4, 6, 3),
-    50: (3, 4, 6, 3),
-    101: (3, 4, 23, 3),
-    152: (3, 8, 36, 3),
-    200: (3, 24, 36, 3),
-}
-DEPTHS = tuple(sorted(CIFAR_DEPTHS + tuple(IMAGENET_UNITS)))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from classifier.errors import RecordIOError
+from classifier.files import AtomicFile
 
 MAGIC = 0xCED7230A
 _MAGIC_BYTES = struct.pack("<I", MAGIC)
@@ -116,28 +117,11 @@ def _read_one(stream: BinaryIO, name: str) -> bytes | None:
             return _MAGIC_BYTES.join(parts)
 
 
-class _AtomicFile:
-    """A file written under a temporary name and renamed into place on a clean close."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + ".partial")
-        self.file = open(self.partial, "wb")
-
-    def commit(self) -> None:
-        self.file.close()
-        os.replace(self.partial, self.path)
-
-    def abandon(self) -> None:
-        self.file.close()
-        self.partial.unlink(missing_ok=True)
-
-
 class RecordWriter:
     """Sequential .rec writer."""
 
     def __init__(self, rec_path: Path):
-        self._rec = _AtomicFile(rec_path)
+        self._rec = AtomicFile(rec_path)
 
     def write(self, payload: bytes) -> int:
         """Append one record; returns the byte offset where it starts."""
@@ -163,7 +147,7 @@ class IndexedRecordWriter(RecordWriter):
 
     def __init__(self, rec_path: Path, idx_path: Path):
         super().__init__(rec_path)
-        self._idx = _AtomicFile(idx_path)
+        self._idx = AtomicFile(idx_path)
         self._keys: set[int] = set()
 
     def write(self, key: int, payload: bytes) -> int:  # type: ignore[override]
@@ -257,7 +241,7 @@ class IndexedRecordReader(RecordReader):
 
 def build_index(rec_path: Path, idx_path: Path) -> Path:
     """An .idx for a .rec that came without one, keyed by each image record's header id."""
-    out = _AtomicFile(idx_path)
+    out = AtomicFile(idx_path)
     try:
         with RecordReader(rec_path) as reader:
             for offset, payload in reader.offsets():

@@ -7,10 +7,8 @@
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ import numpy as np
 from classifier import artifacts, checkpoints, data, metrics, networks, weights
 from classifier.errors import ArtifactError, PretrainedWeightsMissing, TrainingCancelled
 from classifier.events import BatchEnd, Checkpoint, EpochEnd, Event, Log
+from classifier.files import write_json_atomic
 from classifier.hyperparameters import Hyperparameters, architecture_mismatch, log_parameters
 from classifier.optimization import make_optimizer
 
@@ -159,7 +158,7 @@ def _numpy(arrays: Sequence[mx.nd.NDArray]) -> np.ndarray:
     return np.concatenate([a.asnumpy() for a in arrays])
 
 
-def evaluate(net, batches, hp: Hyperparameters, contexts, loss_fn, pos_weight=None, dtype="float32") -> dict[str, float]:
+def validate(net, batches, hp: Hyperparameters, contexts, loss_fn, pos_weight=None, dtype="float32") -> dict[str, float]:
     """Loss, accuracy and top-k over ``batches``, ignoring the padding of the last batch."""
     running = metrics.Running()
     for batch in batches:
@@ -170,6 +169,28 @@ def evaluate(net, batches, hp: Hyperparameters, contexts, loss_fn, pos_weight=No
         counts = metrics.batch_counts(scores, labels, multi_label=hp.multi_label, top_k=hp.top_k)
         running.add(valid, float(_numpy(losses)[:valid].sum()), counts)
     return running.means()
+
+
+@dataclass
+class _Loop:
+    """What every epoch of one run shares: the network, its trainer and where this machine stands."""
+    hp: Hyperparameters
+    net: mx.gluon.HybridBlock
+    trainer: mx.gluon.Trainer
+    contexts: list[mx.Context]
+    dtype: str
+    loss_fn: mx.gluon.loss.Loss
+    pos_weight: list[mx.nd.NDArray] | None
+    workers: int
+    rank: int
+    step_scale: int
+    asynchronous: bool
+    batches_per_epoch: int
+    report: _Reporter
+
+    @property
+    def chief(self) -> bool:
+        return self.rank == 0
 
 
 def train(
@@ -199,7 +220,6 @@ def train(
     work_dir = Path(work_dir) if work_dir is not None else model_dir / "work"
     kvstore = _kvstore(hp)
     workers, rank = (kvstore.num_workers, kvstore.rank) if not isinstance(kvstore, str) else (1, 0)
-    chief = rank == 0
     if workers > 1:
         work_dir = work_dir / f"worker-{rank}"  # each machine's checkpoints; the chief's make the artifact
     resume_dir, saved_dir = work_dir / "checkpoints", work_dir / "saved"
@@ -211,14 +231,6 @@ def train(
     if hp.use_pretrained_model and base_model is None:
         pretrained_files(model_store, hp.num_layers)  # fail before any data is read
 
-    dtype = hp.precision_dtype
-    if dtype == "float16" and any(ctx.device_type != "gpu" for ctx in contexts):
-        report.log("float16 needs a GPU (MXNet has no float16 GEMM on the CPU); training in float32")
-        dtype = "float32"
-    # dist_sync sums every worker's gradient: scale by the global batch, as MXNet's Module does, so
-    # the update is the mean over all machines (mini_batch_size is per machine, as in SageMaker).
-    step_scale = workers if "_sync" in hp.effective_kv_store else 1
-
     train_idx = data.index_path(train_rec, work_dir)
     validation_idx = data.index_path(validation_rec, work_dir)
     for rec, idx in ((train_rec, train_idx), (validation_rec, validation_idx)):
@@ -229,14 +241,68 @@ def train(
             f"num_training_samples is {hp.num_training_samples} but {Path(train_rec).name} holds {samples} images; "
             "the learning-rate schedule counts updates from num_training_samples"
         )
-    batches_per_epoch = math.ceil(math.ceil(samples / workers) / min(hp.mini_batch_size, max(samples, 1)))
 
     mx.random.seed(seed)
     np.random.seed(seed)
-    net = weights.network_block(networks.logits(hp.num_classes, hp.num_layers, hp.image_shape))
     resumed = checkpoints.latest(resume_dir)
-    _initialise(net, hp, contexts, base_model=None if resumed else base_model, model_store=model_store,
-                work_dir=work_dir, report=report)
+    loop = _build_loop(hp, kvstore, workers, rank, contexts, samples, report,
+                       base_model=None if resumed else base_model, model_store=model_store, work_dir=work_dir,
+                       positives=(train_rec, train_idx))
+    state = checkpoints.LoopState()
+    if resumed:
+        state, params_file, states_file = resumed
+        weights.load_params(loop.net, weights.read_params(params_file), source=f"the checkpoint of Epoch[{state.epoch}]")
+        if Path(states_file).exists():  # dist_async keeps its optimizer state on the servers
+            loop.trainer.load_states(str(states_file))
+        report.log(f"Resuming from the checkpoint of Epoch[{state.epoch}]")
+    else:
+        for line in log_parameters(hp):
+            report.log(line)
+
+    run_started = time.time() - state.elapsed
+    for epoch in range(state.epoch + 1, hp.epochs):
+        if state.stopped_early:
+            break
+        tic = time.time()
+        batches = data.record_iter(train_rec, train_idx, hp, batch_size=hp.mini_batch_size, train=True,
+                                   seed=seed + epoch, resize=resize, num_parts=workers, part_index=rank)
+        train_means = train_one_epoch(loop, epoch, batches, should_stop)
+        epoch_time = time.time() - tic
+        # A fresh iterator each time: with round_batch, a reused one starts its next pass inside
+        # the wrapped-around last batch and skips images.
+        validation_batches = data.record_iter(validation_rec, validation_idx, hp, batch_size=hp.mini_batch_size,
+                                              train=False, resize=resize)
+        validation_means = validate(loop.net, validation_batches, hp, contexts, loop.loss_fn, loop.pos_weight,
+                                    loop.dtype)
+        _log_epoch(report, epoch, train_means, validation_means, epoch_time)
+        row = {"epoch": epoch, **metrics.prefixed("train", train_means),
+               **metrics.prefixed("validation", validation_means), "lr": loop.trainer.learning_rate,
+               "time": epoch_time}
+        _end_epoch(loop, state, row, validation_means["accuracy"], saved_dir, resume_dir, run_started)
+
+    if not state.history:
+        raise ArtifactError("epochs must be at least 1")
+    artifact = model_dir / "model.tar.gz"
+    if loop.chief:
+        _write_outputs(hp, state, artifact, saved_dir, class_names)
+    return TrainResult(
+        artifact=artifact,
+        metrics=_final_metrics(state),
+        history=state.history,
+        best_epoch=state.saved_epochs[-1] if state.saved_epochs else None,
+        stopped_early=state.stopped_early,
+    )
+
+
+def _build_loop(hp, kvstore, workers, rank, contexts, samples, report, *, base_model, model_store, work_dir,
+                positives) -> _Loop:
+    """The network (initialised, hybridized), its trainer and loss, for this machine's share of the data."""
+    dtype = hp.precision_dtype
+    if dtype == "float16" and any(ctx.device_type != "gpu" for ctx in contexts):
+        report.log("float16 needs a GPU (MXNet has no float16 GEMM on the CPU); training in float32")
+        dtype = "float32"
+    net = weights.network_block(networks.logits(hp.num_classes, hp.num_layers, hp.image_shape))
+    _initialise(net, hp, contexts, base_model=base_model, model_store=model_store, work_dir=work_dir, report=report)
     if dtype == "float16":
         net.cast("float16")
     net.hybridize(static_alloc=True, static_shape=True)
@@ -247,114 +313,102 @@ def train(
         net.collect_params(), make_optimizer(hp, num_workers=workers, multi_precision=dtype == "float16"),
         kvstore=kvstore, update_on_kvstore=True if asynchronous else (False if workers > 1 else None),
     )
-    state = checkpoints.LoopState()
-    if resumed:
-        state, params_file, states_file = resumed
-        weights.load_params(net, weights.read_params(params_file), source=f"the checkpoint of Epoch[{state.epoch}]")
-        if Path(states_file).exists():  # dist_async keeps its optimizer state on the servers
-            trainer.load_states(str(states_file))
-        report.log(f"Resuming from the checkpoint of Epoch[{state.epoch}]")
-    else:
-        for line in log_parameters(hp):
-            report.log(line)
-
-    loss_fn = _loss(hp)
-    pos_weight = _positive_weights(hp, train_rec, train_idx, contexts)
-    run_started = time.time() - state.elapsed
-    epoch = state.epoch
-    for epoch in range(state.epoch + 1, hp.epochs):
-        if state.stopped_early:
-            break
-        tic = time.time()
-        batches = data.record_iter(train_rec, train_idx, hp, batch_size=hp.mini_batch_size, train=True,
-                                   seed=seed + epoch, resize=resize, num_parts=workers, part_index=rank)
-        running = metrics.Running()
-        batch_tic = time.time()
-        for index, batch in enumerate(batches):
-            if should_stop is not None and should_stop():
-                raise TrainingCancelled(f"cancelled in Epoch[{epoch}] batch {index}")
-            xs, ys = _split(batch.data[0], contexts), _split(batch.label[0], contexts)
-            with mx.autograd.record():
-                outputs, losses = _forward_losses(net, loss_fn, xs, ys, pos_weight, dtype)
-            mx.autograd.backward(losses)
-            trainer.step(batch.data[0].shape[0] * step_scale)
-            valid = batch.data[0].shape[0] - batch.pad
-            scores, labels = _numpy(outputs)[:valid], _numpy(ys)[:valid]
-            counts = metrics.batch_counts(scores, labels, multi_label=hp.multi_label, top_k=hp.top_k)
-            loss_sum = float(_numpy(losses)[:valid].sum())
-            running.add(valid, loss_sum, counts)
-            now = time.time()
-            speed = batch.data[0].shape[0] / max(now - batch_tic, 1e-9)
-            batch_tic = now
-            report.emit(BatchEnd(epoch, index, batches_per_epoch, loss_sum / max(valid, 1),
-                                 counts["accuracy"] / max(valid, 1), speed, trainer.learning_rate))
-            if (index + 1) % SPEEDOMETER_EVERY == 0:
-                report.log(f"Epoch[{epoch}] Batch [{index + 1}]\tSpeed: {speed:.2f} samples/sec\t"
-                           f"accuracy={running.means()['accuracy']:f}")
-        train_means = running.means()
-        epoch_time = time.time() - tic
-        # A fresh iterator each time: with round_batch, a reused one starts its next pass inside
-        # the wrapped-around last batch and skips images.
-        validation_batches = data.record_iter(validation_rec, validation_idx, hp, batch_size=hp.mini_batch_size,
-                                              train=False, resize=resize)
-        validation_means = evaluate(net, validation_batches, hp, contexts, loss_fn, pos_weight, dtype)
-        for name, value in train_means.items():
-            if name != "loss":
-                report.log(f"Epoch[{epoch}] Train-{name}={value:f}")
-        report.log(f"Epoch[{epoch}] Time cost={epoch_time:.3f}")
-        for name, value in validation_means.items():
-            if name != "loss":
-                report.log(f"Epoch[{epoch}] Validation-{name}={value:f}")
-        row = {"epoch": epoch, **metrics.prefixed("train", train_means),
-               **metrics.prefixed("validation", validation_means), "lr": trainer.learning_rate, "time": epoch_time}
-        state.history.append(row)
-        state.epoch = epoch
-        accuracy = validation_means["accuracy"]
-        if chief:
-            _keep_artifact_weights(net, hp, state, epoch, accuracy, saved_dir, report)
-        # Workers that stopped at different epochs would wait for each other forever: with several,
-        # every epoch runs.
-        state.stopped_early = _early_stop(hp, state, epoch, accuracy, report) if workers == 1 else False
-        state.elapsed = time.time() - run_started
-        params_file, states_file = checkpoints.paths_for(resume_dir, epoch)
-        weights.save_params(net, params_file)
-        if not asynchronous:
-            trainer.save_states(str(states_file))
-        checkpoints.commit(resume_dir, state)
-        report.emit(Checkpoint(epoch, str(params_file)))
-        done = epoch + 1
-        remaining = 0 if state.stopped_early else hp.epochs - done
-        average = sum(r["time"] for r in state.history) / len(state.history)
-        report.emit(EpochEnd(epoch, {k: v for k, v in row.items() if k not in ("epoch", "time")},
-                             state.elapsed, average * remaining))
-
-    if not state.history:
-        raise ArtifactError("epochs must be at least 1")
-    artifact = model_dir / "model.tar.gz"
-    if chief:
-        names = list(class_names) if class_names is not None else [str(i) for i in range(hp.num_classes)]
-        symbol = networks.get_symbol(hp.num_classes, hp.num_layers, hp.image_shape, hp.multi_label)
-        artifacts.write_artifact(
-            artifact,
-            symbol_json=symbol.tojson(),
-            params={e: saved_dir / artifacts.params_name(e) for e in state.saved_epochs},
-            image_shape=hp.image_shape,
-            class_names=names,
-            hyperparameters=hp.to_sagemaker(),
-        )
-        final = {k: v for k, v in state.history[-1].items() if k not in ("epoch", "time")}
-        summary = {**final, "best_epoch": state.saved_epochs[-1] if state.saved_epochs else None,
-                   "stopped_early": state.stopped_early, "history": state.history}
-        partial = model_dir / "metrics.json.partial"
-        partial.write_text(json.dumps(summary, indent=1))
-        os.replace(partial, model_dir / "metrics.json")
-    return TrainResult(
-        artifact=artifact,
-        metrics={k: v for k, v in state.history[-1].items() if k not in ("epoch", "time")},
-        history=state.history,
-        best_epoch=state.saved_epochs[-1] if state.saved_epochs else None,
-        stopped_early=state.stopped_early,
+    return _Loop(
+        hp=hp, net=net, trainer=trainer, contexts=contexts, dtype=dtype, loss_fn=_loss(hp),
+        pos_weight=_positive_weights(hp, *positives, contexts), workers=workers, rank=rank,
+        # dist_sync sums every worker's gradient: scale by the global batch, as MXNet's Module does, so
+        # the update is the mean over all machines (mini_batch_size is per machine, as in SageMaker).
+        step_scale=workers if "_sync" in hp.effective_kv_store else 1,
+        asynchronous=asynchronous,
+        batches_per_epoch=math.ceil(math.ceil(samples / workers) / min(hp.mini_batch_size, max(samples, 1))),
+        report=report,
     )
+
+
+def train_one_epoch(loop: _Loop, epoch: int, batches, should_stop: Callable[[], bool] | None) -> dict[str, float]:
+    """One pass over this machine's part of the training set; its loss, accuracy and top-k."""
+    hp, report = loop.hp, loop.report
+    running = metrics.Running()
+    batch_tic = time.time()
+    for index, batch in enumerate(batches):
+        if should_stop is not None and should_stop():
+            raise TrainingCancelled(f"cancelled in Epoch[{epoch}] batch {index}")
+        xs, ys = _split(batch.data[0], loop.contexts), _split(batch.label[0], loop.contexts)
+        with mx.autograd.record():
+            outputs, losses = _forward_losses(loop.net, loop.loss_fn, xs, ys, loop.pos_weight, loop.dtype)
+        mx.autograd.backward(losses)
+        loop.trainer.step(batch.data[0].shape[0] * loop.step_scale)
+        valid = batch.data[0].shape[0] - batch.pad
+        scores, labels = _numpy(outputs)[:valid], _numpy(ys)[:valid]
+        counts = metrics.batch_counts(scores, labels, multi_label=hp.multi_label, top_k=hp.top_k)
+        loss_sum = float(_numpy(losses)[:valid].sum())
+        running.add(valid, loss_sum, counts)
+        now = time.time()
+        speed = batch.data[0].shape[0] / max(now - batch_tic, 1e-9)
+        batch_tic = now
+        report.emit(BatchEnd(epoch, index, loop.batches_per_epoch, loss_sum / max(valid, 1),
+                             counts["accuracy"] / max(valid, 1), speed, loop.trainer.learning_rate))
+        if (index + 1) % SPEEDOMETER_EVERY == 0:
+            report.log(f"Epoch[{epoch}] Batch [{index + 1}]\tSpeed: {speed:.2f} samples/sec\t"
+                       f"accuracy={running.means()['accuracy']:f}")
+    return running.means()
+
+
+def _log_epoch(report: _Reporter, epoch: int, train_means: dict, validation_means: dict, epoch_time: float) -> None:
+    """The lines MXNet's ``Module.fit`` prints, in its order: SageMaker's metric regexes read them."""
+    for name, value in train_means.items():
+        if name != "loss":
+            report.log(f"Epoch[{epoch}] Train-{name}={value:f}")
+    report.log(f"Epoch[{epoch}] Time cost={epoch_time:.3f}")
+    for name, value in validation_means.items():
+        if name != "loss":
+            report.log(f"Epoch[{epoch}] Validation-{name}={value:f}")
+
+
+def _end_epoch(loop: _Loop, state: checkpoints.LoopState, row: dict, accuracy: float, saved_dir: Path,
+               resume_dir: Path, run_started: float) -> None:
+    """Keep the artifact's weights, decide on early stopping, write the resume checkpoint, report the epoch."""
+    hp, report, epoch = loop.hp, loop.report, row["epoch"]
+    state.history.append(row)
+    state.epoch = epoch
+    if loop.chief:
+        _keep_artifact_weights(loop.net, hp, state, epoch, accuracy, saved_dir, report)
+    # Workers that stopped at different epochs would wait for each other forever: with several,
+    # every epoch runs.
+    state.stopped_early = _early_stop(hp, state, epoch, accuracy, report) if loop.workers == 1 else False
+    state.elapsed = time.time() - run_started
+    params_file, states_file = checkpoints.paths_for(resume_dir, epoch)
+    weights.save_params(loop.net, params_file)
+    if not loop.asynchronous:
+        loop.trainer.save_states(str(states_file))
+    checkpoints.commit(resume_dir, state)
+    report.emit(Checkpoint(epoch, str(params_file)))
+    remaining = 0 if state.stopped_early else hp.epochs - (epoch + 1)
+    average = sum(r["time"] for r in state.history) / len(state.history)
+    report.emit(EpochEnd(epoch, {k: v for k, v in row.items() if k not in ("epoch", "time")},
+                         state.elapsed, average * remaining))
+
+
+def _final_metrics(state: checkpoints.LoopState) -> dict[str, float]:
+    return {k: v for k, v in state.history[-1].items() if k not in ("epoch", "time")}
+
+
+def _write_outputs(hp: Hyperparameters, state: checkpoints.LoopState, artifact: Path, saved_dir: Path,
+                   class_names: Sequence[str] | None) -> None:
+    """``model.tar.gz`` from the kept epochs' weights, and ``metrics.json`` beside it."""
+    names = list(class_names) if class_names is not None else [str(i) for i in range(hp.num_classes)]
+    symbol = networks.get_symbol(hp.num_classes, hp.num_layers, hp.image_shape, hp.multi_label)
+    artifacts.write_artifact(
+        artifact,
+        symbol_json=symbol.tojson(),
+        params={e: saved_dir / artifacts.params_name(e) for e in state.saved_epochs},
+        image_shape=hp.image_shape,
+        class_names=names,
+        hyperparameters=hp.to_sagemaker(),
+    )
+    summary = {**_final_metrics(state), "best_epoch": state.saved_epochs[-1] if state.saved_epochs else None,
+               "stopped_early": state.stopped_early, "history": state.history}
+    write_json_atomic(artifact.parent / "metrics.json", summary)
 
 
 def _keep_artifact_weights(net, hp, state, epoch, accuracy, saved_dir: Path, report) -> None:

@@ -8,7 +8,6 @@ line, and the output appears under its own name only when every image has its li
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,7 +15,8 @@ from pathlib import Path
 
 from classifier.archives import ArchiveError, read_zip_member
 from classifier.errors import ClassifierError
-from classifier.invocation import json_line
+from classifier.files import resumable_lines
+from classifier.invocation_contract import json_line
 from classifier.lst import read_lst
 from classifier.recordio import RecordReader, unpack_record
 
@@ -82,18 +82,6 @@ def items_of(path: Path, lst: Path | None = None) -> Iterator[Item]:
     return zip_items(path) if Path(path).suffix.lower() == ".zip" else record_items(path, lst)
 
 
-def _resume_point(partial: Path) -> int:
-    """Whole lines already written; a torn last line is cut off."""
-    if not partial.exists():
-        return 0
-    data = partial.read_bytes()
-    whole = data.rfind(b"\n") + 1
-    if whole < len(data):
-        with open(partial, "r+b") as out:
-            out.truncate(whole)
-    return data.count(b"\n", 0, whole)
-
-
 def transform(
     predictor,
     items: Iterator[Item],
@@ -106,13 +94,10 @@ def transform(
 
     ``on_progress(done, failed)`` is called after each batch.
     """
-    from classifier.serving import predict_each
+    from classifier.batched_prediction import predict_each
 
-    output = Path(output)
-    partial = output.with_name(output.name + ".partial")
-    skip = _resume_point(partial)
     done = failed = 0
-    with open(partial, "a", encoding="utf-8") as out:
+    with resumable_lines(output) as (out, skip):
         batch: list[Item] = []
 
         def flush() -> None:
@@ -141,7 +126,4 @@ def transform(
                 flush()
         if batch:
             flush()
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(partial, output)
     return skip + done, failed

@@ -5,7 +5,6 @@ so a checkpoint is always loadable by plain MXNet too.
 """
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import mxnet as mx
 
 from classifier.errors import ArtifactError
+from classifier.files import atomic_path
 
 
 def network_block(symbol) -> mx.gluon.SymbolBlock:
@@ -35,9 +35,8 @@ def save_params(net: mx.gluon.SymbolBlock, path: Path) -> Path:
         for name, param in net.collect_params().items()
     }
     path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    mx.nd.save(str(partial), arrays)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        mx.nd.save(str(partial), arrays)
     return path
 
 

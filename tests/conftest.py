@@ -8,6 +8,17 @@ from tests.support.databases import TEST_REDIS
 from tests.support.images import COLOUR_CLASSES
 
 
+# The two users of the web-app and SageMaker tests: alice owns things, bob tries to reach them.
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user(username="alice", password="wonderland-42")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user(username="bob", password="builder-4242")
+
+
 @pytest.fixture
 def broker():
     """The Celery app on the test Redis, emptied, with no worker yet (a queued message stays queued)."""
@@ -56,3 +67,13 @@ def colour_artifact(tmp_path_factory):
                    class_names=COLOUR_CLASSES)
     assert result.metrics["validation:accuracy"] >= 0.9, result.metrics
     return result.artifact
+
+
+@pytest.fixture(scope="session")
+def s3_store(tmp_path_factory):
+    """A real S3 store (SeaweedFS, started as the launcher starts its own) for the session: an EmbeddedStore,
+    whose ``.store`` is what webapp.core.object_store takes and ``.endpoint_url``/keys what boto3 does."""
+    from tests.support.s3 import seaweedfs
+
+    with seaweedfs(tmp_path_factory.mktemp("s3")) as store:
+        yield store

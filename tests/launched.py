@@ -81,7 +81,8 @@ def launched(folder: Path, **settings: str) -> Iterator[Launch]:
         target.chmod((REPO / name).stat().st_mode)
     assert not (clone / "var").exists()
     env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "DATABASE_URL", "ICSTUDIO_VAR", "MEDIA_ROOT", "MODEL_STORE", "PYTHONPATH")}
+           if k not in ("REDIS_URL", "DATABASE_URL", "ICSTUDIO_VAR", "MEDIA_ROOT", "MODEL_STORE", "PYTHONPATH")
+           and not k.startswith("S3_")}  # no S3_ENDPOINT_URL: it starts its own store
     # A set key (so nothing writes var/secret_key first), and a heartbeat fast enough for a test.
     env.update(SECRET_KEY=uuid.uuid4().hex * 2, TRAINING_HEARTBEAT_SECONDS="1", TRAINING_STALE_SECONDS="4", **settings)
     port = free_port()

@@ -11,8 +11,8 @@ import redis
 
 from tests.support.waiting import wait_until
 from webapp.launch import redis_server_binary
-from workers.serving import ServingWorker
-from webapp.registry.serving_protocol import WORKER_PREFIX
+from workers.serving_worker import ServingWorker
+from webapp.registry.serving_queues import WORKER_PREFIX
 
 
 def _redis_on(port: int) -> subprocess.Popen:

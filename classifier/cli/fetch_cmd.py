@@ -5,7 +5,6 @@ Training never downloads anything; this is the one command that does, for users 
 from __future__ import annotations
 
 import argparse
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,9 +12,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from classifier.errors import ClassifierError
+from classifier.files import atomic_write
+from classifier.resnet_depths import IMAGENET_DEPTHS
 
 MODEL_ZOO = "http://data.mxnet.io/models/imagenet/resnet"
-DEPTHS = (18, 34, 50, 101, 152, 200)
 
 
 def add_parser(subparsers) -> None:
@@ -24,24 +24,21 @@ def add_parser(subparsers) -> None:
         description="Download MXNet model-zoo checkpoints (resnet-N-symbol.json, resnet-N-0000.params).",
     )
     parser.add_argument("model_store", type=Path, help="folder to put them in (give it to train --model-store)")
-    parser.add_argument("--num-layers", type=int, nargs="+", default=[18], choices=DEPTHS)
+    parser.add_argument("--num-layers", type=int, nargs="+", default=[18], choices=IMAGENET_DEPTHS)
     parser.add_argument("--base-url", default=MODEL_ZOO, help="model zoo address (default %(default)s)")
     parser.set_defaults(func=run)
 
 
 def _download(url: str, target: Path) -> None:
-    partial = target.with_name(target.name + ".partial")
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
+        with urllib.request.urlopen(url, timeout=60) as response, atomic_write(target) as out:
             total = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
                     bar.update(len(chunk))
     except (urllib.error.URLError, OSError) as error:
-        partial.unlink(missing_ok=True)
         raise ClassifierError(f"cannot download {url}: {getattr(error, 'reason', error)}") from error
-    os.replace(partial, target)
 
 
 def run(args: argparse.Namespace) -> int:

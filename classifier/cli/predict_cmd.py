@@ -19,8 +19,8 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from classifier.inference import Predictor
-    from classifier.invocation import json_line
-    from classifier.serving import predict_each
+    from classifier.invocation_contract import json_line
+    from classifier.batched_prediction import predict_each
 
     if not args.model.is_file():
         raise ClassifierError(f"{args.model}: no such model file")

@@ -34,11 +34,11 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from classifier.serve import make_server
+    from classifier.http_server import make_server
 
     if not args.model.exists():
         raise ClassifierError(f"{args.model}: no such model file or directory")
-    from classifier.invocation import MAX_PIXELS
+    from classifier.invocation_contract import MAX_PIXELS
 
     server = make_server(args.model, args.host, args.port, max_batch=args.max_batch,
                          window=args.batch_window_ms / 1000, max_connections=args.max_connections,

@@ -1,9 +1,6 @@
 // Small helpers shared by the page scripts: JSON calls with the session's CSRF token.
 window.icApi = {
-  // Names come from uploads (file names, folder names as classes): text, never markup.
-  escape(value) {
-    return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-  },
+  escape(value) { return icLive.escape(value); },  // live.js is on every page (templates/base.html)
   csrf() { return document.body.dataset.csrf; },
   async json(url, options = {}) {
     const response = await fetch(url, {

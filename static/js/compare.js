@@ -4,7 +4,7 @@
   const ids = root.dataset.jobs.split(",").filter(Boolean);
   const colours = ["#2f6fdb", "#e15759", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2"];
   const runs = await Promise.all(ids.map(async (id) => {
-    const events = await icApi.json(`/api/jobs/${id}/metrics/`);
+    const events = await icApi.json(icLive.withId(root.dataset.metricsUrl, id));
     return events.filter((e) => e.type === "metric" && e.batch === null);
   }));
   const epochs = Math.max(0, ...runs.map((r) => r.length));

@@ -1,4 +1,4 @@
-// A job's live dashboard: history then live stream over one WebSocket, charts updated in place.
+// A job's live dashboard: history then live stream over one WebSocket (icLive), charts updated in place.
 // Epochs are counted from 1 everywhere on the page (the stream carries MXNet's 0-based numbers).
 (function () {
   const root = document.getElementById("dashboard");
@@ -101,7 +101,7 @@
   }
 
   async function refreshJob(finalState) {
-    const job = await icApi.json(`/api/jobs/${jobId()}/`).catch(() => null);
+    const job = await icApi.json(root.dataset.jobUrl).catch(() => null);
     if (!job) return;
     if (finalState === "succeeded") {
       if (job.kept_reason) {
@@ -126,9 +126,9 @@
     document.getElementById("job-controls").append(form);
   }
   function offerCheckpoint(checkpoint) {
-    postButton("resume-form", `/jobs/${jobId()}/resume/`, checkpoint ? `Resume after epoch ${checkpoint.epoch}` : "Start again");
+    postButton("resume-form", root.dataset.resumeUrl, checkpoint ? `Resume after epoch ${checkpoint.epoch}` : "Start again");
     if (checkpoint && checkpoint.model_epoch) {
-      postButton("model-form", `/jobs/${jobId()}/model/`, `Make a model of epoch ${checkpoint.model_epoch}`);
+      postButton("model-form", root.dataset.modelMakeUrl, `Make a model of epoch ${checkpoint.model_epoch}`);
     }
   }
 
@@ -157,43 +157,33 @@
 
   // The model this job made, linked as soon as the job succeeds (the page may predate it).
   async function showModel() {
-    const models = await icApi.json("/api/models/").catch(() => []);
+    const models = await icApi.json(root.dataset.modelsUrl).catch(() => []);
     const model = models.find((m) => m.job === jobId());
     if (!model) return;
     const link = document.createElement("a");
     link.id = "job-model";
     link.className = "button";
-    link.href = `/models/${model.id}/`;
+    link.href = icLive.withId(root.dataset.modelUrl, model.id);
     link.textContent = `Model ${model.name}: predict`;
     document.querySelector(".title-row").append(link);
   }
-  function jobId() { return Number(root.dataset.ws.match(/jobs\/(\d+)/)[1]); }
+  function jobId() { return Number(root.dataset.job); }
 
   // A queued job's place in the queue changes as the jobs before it finish.
   async function followQueue() {
     if (state !== "queued") return;
-    const job = await icApi.json(`/api/jobs/${jobId()}/`).catch(() => null);
+    const job = await icApi.json(root.dataset.jobUrl).catch(() => null);
     if (job && job.queue && state === "queued") {
       const note = document.getElementById("job-queue");
       note.textContent = job.queue.text;
       note.hidden = false;
     }
-    if (state === "queued") setTimeout(followQueue, 5000);
+    if (state === "queued") setTimeout(followQueue, queuePoll);
   }
-  setTimeout(followQueue, 5000);
+  const queuePoll = Number(root.dataset.queuePollMs);
+  setTimeout(followQueue, queuePoll);
 
-  let delay = 500;
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}${root.dataset.ws}?after=${lastSeq}`);
-    socket.onopen = () => { delay = 500; };
-    socket.onmessage = (event) => handle(JSON.parse(event.data));
-    socket.onclose = () => {
-      if (FINISHED.includes(state)) return;
-      // Reconnect with the last seq seen: the server replays what was missed, then streams.
-      setTimeout(connect, delay * (0.5 + Math.random()));
-      delay = Math.min(delay * 2, 15000);
-    };
-  }
-  connect();
+  // Each (re)connect asks for what came after the last seq seen: the server replays it, then streams.
+  const stream = icLive.connect(() => `${root.dataset.ws}?after=${lastSeq}`, { reconnect: () => !FINISHED.includes(state) });
+  for (const type of ["metric", "log", "state"]) stream.on(type, handle);
 })();

@@ -63,18 +63,21 @@
     if (!selected || !/^[1-9]$/.test(event.key)) return;
     const name = evaluation.class_names[Number(event.key) - 1];
     if (!name || !evaluation.class_ids[name]) return;
-    await icApi.json(`/api/datasets/${evaluation.dataset}/labels/`, { method: "POST",
+    await icApi.json(section.dataset.labelsUrl, { method: "POST",
       body: JSON.stringify({ images: [Number(selected.dataset.image)], set: evaluation.class_ids[name] }) });
     selected.querySelector("figcaption").innerHTML += `<br><span class="chip" style="background:#2e8540">relabeled ${icApi.escape(name)}</span>`;
     selected.dataset.relabeled = name;
   });
 
-  // Only a succeeded job has an evaluation: ask once the page (or its live stream) says so.
-  const succeeded = () => document.getElementById("job-state").textContent === "succeeded";
-  (async () => {
-    if (succeeded() && await load()) return;
-    const timer = setInterval(async () => {
-      if (succeeded() && await load()) clearInterval(timer);
-    }, 1500);
-  })();
+  // Only a succeeded job has an evaluation: asked for at once when the page was made after it, else when
+  // the job's notice says it succeeded, or when the notice channel (re)opens after the job did.
+  const job = Number(section.dataset.job);
+  let loading = null;
+  const loadOnce = () => {
+    if (!evaluation && !loading) loading = load().finally(() => { loading = null; });
+  };
+  if (section.dataset.state === "succeeded") loadOnce();
+  icLive.notices
+    .on("job", (notice) => { if (notice.job === job && notice.state === "succeeded") loadOnce(); })
+    .on("open", () => { if (document.getElementById("job-state").textContent === "succeeded") loadOnce(); });
 })();

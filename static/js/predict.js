@@ -5,7 +5,7 @@
   if (!panel) return;
   const results = document.getElementById("predictions");
   const drop = document.getElementById("predict-drop");
-  const url = `/api/models/${panel.dataset.model}/predict/?k=5`;
+  const url = panel.dataset.predictUrl;
   const queue = [];
   let running = 0;
   const PARALLEL = 4; // enough to fill a serving batch without flooding the server

@@ -102,9 +102,9 @@ def test_predict_cli_reports_a_non_image(digits_model, tmp_path):
 
 
 def test_evaluation_matches_the_validation_accuracy_of_the_kept_epoch(digits_model, digits_records):
-    from classifier.evaluation import evaluate
+    from classifier.evaluation import evaluate_artifact
 
-    result = evaluate(digits_model["artifact"], digits_records["validation"])
+    result = evaluate_artifact(digits_model["artifact"], digits_records["validation"])
     history = digits_model["metrics"]["history"]
     kept = history[digits_model["metrics"]["best_epoch"] - 1]["validation:accuracy"]
     assert result.accuracy == pytest.approx(kept, abs=1e-9)

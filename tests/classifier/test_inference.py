@@ -13,7 +13,7 @@ import pytest
 from classifier import artifacts
 from classifier.errors import ArtifactError, ImageDecodeError
 from classifier.inference import Predictor
-from classifier.invocation import json_line, render
+from classifier.invocation_contract import json_line, render
 
 PLAIN_MXNET = textwrap.dedent(
     """

@@ -154,7 +154,7 @@ def test_killed_workers_and_a_redis_restart_lose_nothing_and_do_nothing_twice(la
     for caller in callers:
         caller.start()
     wait_until(lambda: len(answers) >= 8, "invocations under way", 30, step=0.05)
-    _kill(launch, "workers.serving")
+    _kill(launch, "workers.serving_worker")
     killed = time.monotonic()
     wait_until(lambda: "starting serving-worker again" in launch.output(), "the serving worker back", 30)
     wait_until(lambda: any(at > killed and status == 200 for at, status in answers), "a prediction after", 60, 0.2)
@@ -173,5 +173,5 @@ def test_killed_workers_and_a_redis_restart_lose_nothing_and_do_nothing_twice(la
                             ).fetchone()[0] == 0
     assert database.execute("SELECT count(*) FROM datasets_datasetversion WHERE status IN ('queued', 'building')"
                             ).fetchone()[0] == 0
-    assert database.execute("SELECT count(*) FROM registry_model WHERE job_id IN (?, ?)", (first, second)
+    assert database.execute("SELECT count(*) FROM registry_registeredmodel WHERE job_id IN (?, ?)", (first, second)
                             ).fetchone()[0] == 2

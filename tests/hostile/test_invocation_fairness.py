@@ -19,13 +19,13 @@ from tests.hostile.webprocess import header, status
 from tests.support.api import api_key
 from tests.support.databases import TEST_REDIS
 from tests.support.images import colour_jpeg
-from webapp.registry.serving_protocol import ENQUEUE, QUEUE, TURNS, WORKER_PREFIX, Request, queue_key, reply_key
+from webapp.registry.serving_queues import ENQUEUE, QUEUE, TURNS, WORKER_PREFIX, Request, queue_key, reply_key
 
 
 @pytest.fixture
 def serving_worker(settings, colour_artifact):
     """The real serving worker (a thread of this process), one small batch at a time, on the test Redis."""
-    from workers.serving import ServingWorker
+    from workers.serving_worker import ServingWorker
 
     settings.REDIS_URL = TEST_REDIS
     worker = ServingWorker(TEST_REDIS, memory_bytes=256 << 20, max_batch=4, window=0.001)
@@ -37,24 +37,24 @@ def serving_worker(settings, colour_artifact):
     thread.start()
     deadline = time.monotonic() + 10
     while not worker.redis.exists(WORKER_PREFIX + worker.name) and time.monotonic() < deadline:
-        time.sleep(0.05)  # its first heartbeat: serving_client sends nothing before a worker is seen
+        time.sleep(0.05)  # its first heartbeat: serving_worker_client sends nothing before a worker is seen
     yield worker
     worker.stop()
     thread.join(timeout=10)
 
 
 def test_one_users_backlog_does_not_hold_up_anothers_request(serving_worker, colour_artifact):
-    from webapp.registry import serving_client
+    from webapp.registry import serving_worker_client
 
     client = redis.Redis.from_url(TEST_REDIS)
     backlog = [Request(id=uuid.uuid4().hex, artifact=str(colour_artifact), deadline=time.time() + 60,
                        image=colour_jpeg(0, seed=i), owner="mallory") for i in range(200)]
     pipe = client.pipeline(transaction=False)
-    for request in backlog:  # what serving_client.predict sends, 200 times over in one go
+    for request in backlog:  # what serving_worker_client.predict sends, 200 times over in one go
         pipe.eval(ENQUEUE, 2, queue_key("mallory"), TURNS, request.encode(), "mallory")
     pipe.execute()
 
-    reply = asyncio.run(serving_client.predict(str(colour_artifact), colour_jpeg(2), owner="alice", timeout=30))
+    reply = asyncio.run(serving_worker_client.predict(str(colour_artifact), colour_jpeg(2), owner="alice", timeout=30))
     pipe = client.pipeline(transaction=False)
     for request in backlog:
         pipe.exists(reply_key(request.id))
@@ -70,10 +70,10 @@ def test_one_users_backlog_does_not_hold_up_anothers_request(serving_worker, col
 def test_an_invocation_over_the_pixel_cap_is_refused_from_its_header(web, colour_artifact):
     from django.contrib.auth.models import User
 
-    from webapp.registry.models import Model
+    from webapp.registry.models import RegisteredModel
 
     shutil.copy(colour_artifact, web.media / "colours.tar.gz")
-    Model.objects.create(owner=User.objects.get(username="alice"), name="colours", source="trained",
+    RegisteredModel.objects.create(owner=User.objects.get(username="alice"), name="colours", source="trained",
                          artifact="colours.tar.gz", num_classes=3, image_shape=[3, 32, 32], is_default=True)
     buffer = io.BytesIO()
     PIL.Image.new("RGB", (7000, 7000)).save(buffer, "PNG")  # 49 megapixels in a few hundred kilobytes

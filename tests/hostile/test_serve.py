@@ -14,7 +14,7 @@ from pathlib import Path
 import PIL.Image
 import pytest
 
-from classifier.serve import make_server
+from classifier.http_server import make_server
 from tests.support.images import colour_jpeg
 
 CHUNK = bytes(1 << 20)

@@ -20,16 +20,6 @@ def media(settings, tmp_path):
 
 
 @pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user(username="alice", password="wonderland-42")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user(username="bob", password="builder-4242")
-
-
-@pytest.fixture
 def api(alice):
     return api_client(alice)
 
@@ -57,7 +47,14 @@ def channel_layer_redis(settings):
 
 
 @pytest.fixture
-def asgi_server(settings, media, transactional_db):
+def asgi_server_tls():
+    """Whether ``asgi_server`` serves HTTPS (a self-signed certificate, ``<tmp_path>/cert.pem``); a test
+    parametrizes this to True."""
+    return False
+
+
+@pytest.fixture
+def asgi_server(settings, media, transactional_db, asgi_server_tls):
     """The real ASGI server (uvicorn: HTTP and WebSockets) on the test database, in a process of its own."""
     import socket
     import subprocess
@@ -69,8 +66,14 @@ def asgi_server(settings, media, transactional_db):
         port = probe.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": database_url(settings.DATABASES["default"]), "MEDIA_ROOT": str(media),
            "REDIS_URL": TEST_REDIS}
+    tls = []
+    if asgi_server_tls:
+        from tests.support.s3 import self_signed_certificate
+
+        cert, key = self_signed_certificate(Path(media).parent)
+        tls = ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "webapp.config.asgi:application", "--port", str(port),
-                               "--no-access-log"], cwd=REPO, env=env)
+                               "--no-access-log", *tls], cwd=REPO, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -78,7 +81,7 @@ def asgi_server(settings, media, transactional_db):
             break
         except OSError:
             time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
+    yield f"{'https' if asgi_server_tls else 'http'}://127.0.0.1:{port}"
     server.terminate()
     server.wait(timeout=20)
 
@@ -88,8 +91,8 @@ def serving(worker, settings):
     """A real serving worker (a thread of this process) on the test Redis."""
     import threading
 
-    from workers.serving import ServingWorker
-    from webapp.registry.serving_protocol import QUEUE
+    from workers.serving_worker import ServingWorker
+    from webapp.registry.serving_queues import QUEUE
 
     settings.REDIS_URL = TEST_REDIS
     serving_worker = ServingWorker(TEST_REDIS, memory_bytes=512 << 20, window=0.005)

@@ -14,14 +14,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def alices_things(api, alice, dataset):
-    from webapp.registry.models import BatchTransform, Model
+    from webapp.registry.models import BatchTransform, RegisteredModel
 
     # Two images: freezing holds one out for validation (one image alone is refused).
     upload(api, dataset["id"], {"cats/a.jpg": jpeg_bytes(), "cats/b.jpg": jpeg_bytes(seed=1)})
     image = api.get(f"/api/datasets/{dataset['id']}/images/").json()["results"][0]
     label = api.get(f"/api/datasets/{dataset['id']}/classes/").json()[0]
     version = api.post(f"/api/datasets/{dataset['id']}/versions/").json()
-    model = Model.objects.create(owner=alice, name="alices-model", source="imported", artifact="models/x/model.tar.gz",
+    model = RegisteredModel.objects.create(owner=alice, name="alices-model", source="imported", artifact="models/x/model.tar.gz",
                                  num_classes=2, class_names=["a", "b"])
     transform = BatchTransform.objects.create(owner=alice, model=model, kind="zip", input_name="in.zip",
                                               directory="transforms/x", state="succeeded")

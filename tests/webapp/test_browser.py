@@ -11,7 +11,9 @@ from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-def test_sign_in_upload_a_folder_label_with_keys_and_freeze(page, live_server, worker, django_user_model, tmp_path):
+def test_sign_in_upload_a_folder_label_with_keys_and_freeze(page, asgi_server, worker, channel_layer_redis,
+                                                            django_user_model, tmp_path):
+    # The ASGI server: the version's build reaches the page as notices over its WebSocket.
     django_user_model.objects.create_user(username="alice", password="wonderland-42")
     folder = tmp_path / "animals"
     for n, name in enumerate(("cats", "dogs")):
@@ -20,7 +22,7 @@ def test_sign_in_upload_a_folder_label_with_keys_and_freeze(page, live_server, w
             (folder / name / f"{name}{i}.jpg").write_bytes(jpeg_bytes((200, 40 + 150 * n, 40), seed=10 * n + i))
     (folder / "cats" / "broken.jpg").write_bytes(b"not really a jpeg")
 
-    page.goto(f"{live_server.url}/")
+    page.goto(f"{asgi_server}/")
     page.fill("#id_username", "alice")
     page.fill("#id_password", "wonderland-42")
     page.click("button[type=submit]")
@@ -128,7 +130,7 @@ def test_evaluation_confusion_cell_and_one_key_relabel(page, asgi_server, api, a
 
 
 def test_drop_images_on_a_model_and_see_top_classes_with_latency(page, asgi_server, api, alice, serving,
-                                                                 colour_artifact, tmp_path):
+                                                                 colour_artifact, tmp_path, channel_layer_redis):
     model = import_model(api, colour_artifact, name="colour-squares")
     files = []
     for label, name in enumerate(("red", "green", "blue")):

@@ -175,7 +175,7 @@ def test_the_lease_is_kept_through_a_long_evaluation(api, worker, slow_evaluatio
 
 def test_a_job_finished_by_two_workers_is_evaluated_registered_and_succeeded_once(
         api, worker, slow_evaluation, channel_layer_redis):
-    from webapp.registry.models import Model
+    from webapp.registry.models import RegisteredModel
     from webapp.training.models import Evaluation
     from webapp.training.running import job_run
 
@@ -194,6 +194,6 @@ def test_a_job_finished_by_two_workers_is_evaluated_registered_and_succeeded_onc
     assert slow_evaluation["seen"] == ["succeeded"]
     assert TrainingJob.objects.get(id=job).state == "succeeded"
     assert _states(job).count("succeeded") == 1, _states(job)
-    assert Model.objects.filter(job_id=job).count() == 1 and Evaluation.objects.filter(job_id=job).count() == 1
+    assert RegisteredModel.objects.filter(job_id=job).count() == 1 and Evaluation.objects.filter(job_id=job).count() == 1
     ready = [e for e in JobEvent.objects.filter(job_id=job, kind="log") if "is ready to predict" in e.data["line"]]
     assert len(ready) == 1

@@ -15,18 +15,12 @@ import numpy as np
 import pytest
 
 from tests.support.api import api_key, colour_version, import_model
+from tests.support.aws import runtime as signed_runtime
+from tests.support.aws import user_runtime as _runtime
 from tests.support.images import COLOUR_CLASSES, COLOURS, colour_jpeg, jpeg_bytes, zip_bytes
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _runtime(url: str, token: str, **config):
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("sagemaker-runtime", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id=token, aws_secret_access_key="unused", config=Config(**config))
 
 
 def _post(url, body, headers):
@@ -48,7 +42,7 @@ def test_boto3_invoke_endpoint_against_the_web_app_gives_the_library_s_probabili
     images = [colour_jpeg(label, seed=10 + label) for label in range(3)]
     expected = Predictor(colour_artifact).predict(images)
 
-    runtime = _runtime(asgi_server, api_key(alice))
+    runtime = _runtime(asgi_server, alice)
     for label, (image, row) in enumerate(zip(images, expected)):
         response = runtime.invoke_endpoint(EndpointName="colour-squares", ContentType="image/jpeg", Body=image)
         assert response["ContentType"] == "application/json"
@@ -84,7 +78,7 @@ def test_boto3_invoke_endpoint_against_the_web_app_gives_the_library_s_probabili
 
 
 def test_bad_invocations_are_refused_in_sagemakers_error_shape(api, alice, bob, serving, asgi_server, colour_artifact):
-    from webapp.registry.models import Model
+    from webapp.registry.models import RegisteredModel
 
     import_model(api, colour_artifact, name="colour-squares")
     image = colour_jpeg(0)
@@ -116,7 +110,7 @@ def test_bad_invocations_are_refused_in_sagemakers_error_shape(api, alice, bob, 
         assert (status, code) == (expected_status, expected_code) and words in body["message"], (status, code, body)
     status, code, body = call(body=b"GIF89a not what we take")
     assert body["OriginalStatusCode"] == 400 and body["OriginalMessage"] == "the body is not a JPEG or PNG image"
-    Model.objects.filter(name="colour-squares").update(state=Model.State.VALIDATING)
+    RegisteredModel.objects.filter(name="colour-squares").update(state=RegisteredModel.State.VALIDATING)
     status, code, body = call()
     assert (status, code) == (429, "ModelNotReadyException") and "being checked" in body["message"]
 
@@ -126,7 +120,7 @@ def test_boto3_errors_carry_sagemakers_code_and_a_message(api, alice, serving, a
     import botocore.exceptions
 
     import_model(api, colour_artifact, name="colour-squares")
-    runtime = _runtime(asgi_server, api_key(alice), retries={"total_max_attempts": 1})
+    runtime = _runtime(asgi_server, alice, retries={"total_max_attempts": 1})
 
     with pytest.raises(runtime.exceptions.ValidationError) as missing:
         runtime.invoke_endpoint(EndpointName="nothing-here", ContentType="image/jpeg", Body=colour_jpeg(0))
@@ -144,18 +138,18 @@ def test_boto3_errors_carry_sagemakers_code_and_a_message(api, alice, serving, a
     assert refused.value.response["OriginalStatusCode"] == 400
     assert refused.value.response["OriginalMessage"] == "the body is not a JPEG or PNG image"
 
-    stranger = _runtime(asgi_server, "not-a-token", retries={"total_max_attempts": 1})
+    stranger = signed_runtime(asgi_server, "AKIANOBODYSKEY000000", "wrong", retries={"total_max_attempts": 1})
     with pytest.raises(botocore.exceptions.ClientError) as unknown:
         stranger.invoke_endpoint(EndpointName="colour-squares", ContentType="image/jpeg", Body=colour_jpeg(0))
     assert unknown.value.response["Error"]["Code"] == "UnrecognizedClientException"
-    assert "account page" in unknown.value.response["Error"]["Message"]
+    assert unknown.value.response["Error"]["Message"] == "The security token included in the request is invalid."
 
 
 def test_without_a_serving_worker_a_request_fails_clearly(api, alice, worker, asgi_server, colour_artifact):
     model = import_model(api, colour_artifact, name="lonely")
     assert model["state"] == "ready"
     # No serving worker runs: ServiceUnavailable at once, well before a wait for one (30 s by default) would end.
-    runtime = _runtime(asgi_server, api_key(alice), retries={"total_max_attempts": 1}, read_timeout=10)
+    runtime = _runtime(asgi_server, alice, retries={"total_max_attempts": 1}, read_timeout=10)
     with pytest.raises(runtime.exceptions.ServiceUnavailable) as unavailable:
         runtime.invoke_endpoint(EndpointName="lonely", ContentType="image/jpeg", Body=colour_jpeg(1))
     assert unavailable.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
@@ -346,10 +340,10 @@ def test_a_transform_whose_worker_died_is_requeued_and_continues_after_its_last_
 
     from django.utils import timezone
 
-    from webapp.registry.models import BatchTransform, Model
+    from webapp.registry.models import BatchTransform, RegisteredModel
     from webapp.registry.services import transforms_requeue_stale
 
-    model = Model.objects.get(id=import_model(api, colour_artifact, name="colour-squares")["id"])
+    model = RegisteredModel.objects.get(id=import_model(api, colour_artifact, name="colour-squares")["id"])
     transform = BatchTransform.objects.create(
         owner=alice, model=model, kind="zip", input_name="photos.zip", directory="transforms/dead",
         state="running", worker="celery@lost-machine", heartbeat=timezone.now() - timedelta(hours=1), done=3, total=9)

@@ -131,7 +131,7 @@ def test_logs_are_one_json_object_a_line_when_asked(tmp_path):
 
 def test_cleanup_deletes_old_checkpoints_and_inputs_but_never_models(alice, media):
     from webapp.datasets.models import Dataset, DatasetVersion
-    from webapp.registry.models import BatchTransform, Model
+    from webapp.registry.models import BatchTransform, RegisteredModel
     from webapp.training.models import TrainingJob
 
     version = DatasetVersion.objects.create(dataset=Dataset.objects.create(owner=alice, name="d"), number=1,
@@ -148,7 +148,7 @@ def test_cleanup_deletes_old_checkpoints_and_inputs_but_never_models(alice, medi
         return folder
 
     old, recent, running = job("succeeded", long_ago), job("failed", timezone.now()), job("running", None)
-    model = Model.objects.create(owner=alice, name="m", source="imported", artifact="models/1/a/model.tar.gz")
+    model = RegisteredModel.objects.create(owner=alice, name="m", source="imported", artifact="models/1/a/model.tar.gz")
     transform = BatchTransform.objects.create(owner=alice, model=model, kind="zip", input_name="in.zip",
                                               directory="transforms/1/1", state="succeeded", finished=long_ago)
     transform_dir = Path(media) / transform.directory

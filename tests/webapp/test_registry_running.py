@@ -18,7 +18,7 @@ import pytest
 from django.utils import timezone
 
 from tests.support.images import COLOUR_CLASSES, colour_jpeg, zip_bytes
-from webapp.registry.models import BatchTransform, Model
+from webapp.registry.models import BatchTransform, RegisteredModel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,16 +41,16 @@ def _unknown_operator(artifact: Path) -> bytes:
     return out.getvalue()
 
 
-def _model(owner, media: Path, data: bytes, *, state: str = Model.State.READY, name: str = "colours") -> Model:
+def _model(owner, media: Path, data: bytes, *, state: str = RegisteredModel.State.READY, name: str = "colours") -> RegisteredModel:
     relative = f"models/{owner.id}/{name}/model.tar.gz"
     (media / relative).parent.mkdir(parents=True, exist_ok=True)
     (media / relative).write_bytes(data)
-    return Model.objects.create(owner=owner, name=name, source=Model.Source.IMPORTED, artifact=relative,
+    return RegisteredModel.objects.create(owner=owner, name=name, source=RegisteredModel.Source.IMPORTED, artifact=relative,
                                 size_bytes=len(data), class_names=COLOUR_CLASSES, image_shape=[3, 32, 32],
                                 num_layers=20, num_classes=3, state=state)
 
 
-def _transform(owner, model: Model, media: Path, images: int = 6) -> BatchTransform:
+def _transform(owner, model: RegisteredModel, media: Path, images: int = 6) -> BatchTransform:
     transform = BatchTransform.objects.create(owner=owner, model=model, kind=BatchTransform.Kind.ZIP,
                                               input_name="photos.zip", directory=f"transforms/{owner.id}/t")
     folder = media / transform.directory
@@ -97,7 +97,7 @@ def test_a_model_that_cannot_be_loaded_or_unpacked_ends_invalid_with_its_reason(
 
     media = Path(media)
     # Corrupt in a way only MXNet notices: invalid, and the reason names the fault rather than guessing.
-    corrupt = _model(alice, media, _unknown_operator(colour_artifact), state=Model.State.VALIDATING, name="corrupt")
+    corrupt = _model(alice, media, _unknown_operator(colour_artifact), state=RegisteredModel.State.VALIDATING, name="corrupt")
     with caplog.at_level(logging.ERROR, logger="webapp.registry.running"):
         assert model_validate(model_id=corrupt.id) == "invalid"
     corrupt.refresh_from_db()
@@ -107,7 +107,7 @@ def test_a_model_that_cannot_be_loaded_or_unpacked_ends_invalid_with_its_reason(
     assert any(record.exc_info for record in caplog.records)
 
     # Its file vanished between the upload and the check: invalid, said by the model's name.
-    vanished = _model(alice, media, colour_artifact.read_bytes(), state=Model.State.VALIDATING, name="vanished")
+    vanished = _model(alice, media, colour_artifact.read_bytes(), state=RegisteredModel.State.VALIDATING, name="vanished")
     shutil.rmtree((media / vanished.artifact).parent)
     assert model_validate(model_id=vanished.id) == "invalid"
     vanished.refresh_from_db()
@@ -116,7 +116,7 @@ def test_a_model_that_cannot_be_loaded_or_unpacked_ends_invalid_with_its_reason(
 
     # The worker's temporary folder is gone (a clean-up took it), so there is nowhere to unpack: before the
     # policy the error escaped outside the handled part and the model stayed "validating" for ever.
-    stranded = _model(alice, media, colour_artifact.read_bytes(), state=Model.State.VALIDATING, name="stranded")
+    stranded = _model(alice, media, colour_artifact.read_bytes(), state=RegisteredModel.State.VALIDATING, name="stranded")
     monkeypatch.setattr(tempfile, "tempdir", str(media.parent / "no-such-temporary-folder"))
     assert model_validate(model_id=stranded.id) == "invalid"
     monkeypatch.undo()
@@ -125,7 +125,7 @@ def test_a_model_that_cannot_be_loaded_or_unpacked_ends_invalid_with_its_reason(
     _no_server_path(stranded.reason, media)
 
     # A verdict is given once: a redelivered check of a model already judged, or of one deleted, changes nothing.
-    good = _model(alice, media, colour_artifact.read_bytes(), state=Model.State.VALIDATING, name="good")
+    good = _model(alice, media, colour_artifact.read_bytes(), state=RegisteredModel.State.VALIDATING, name="good")
     assert model_validate(model_id=good.id) == "ready"
     assert model_validate(model_id=corrupt.id) == "invalid"
     good.delete()

@@ -242,7 +242,7 @@ def _server_paths(text: str, media) -> list[str]:
 def test_a_finished_job_shows_its_kept_epoch_and_no_server_path(api, alice, version, media):
     """Item 12: the model's figures are the kept epoch's, the one its evaluation measures; item 11: what
     the user reads names their own objects, never a path of the server."""
-    from webapp.registry.models import Model
+    from webapp.registry.models import RegisteredModel
 
     job = api.post("/api/jobs/", {"version": version, "hyperparameters": {
         **HYPERPARAMETERS, "epochs": "8", "early_stopping": "True", "early_stopping_min_epochs": "1",
@@ -255,7 +255,7 @@ def test_a_finished_job_shows_its_kept_epoch_and_no_server_path(api, alice, vers
     kept = max(range(run), key=lambda i: (history[i].data["validation:accuracy"], -i)) + 1
     assert done.kept_epoch == kept < run
     assert done.kept_reason == f"epoch {kept} of {run}: best validation accuracy (stopped early: no gain for 1 epoch)"
-    model = Model.objects.get(job=done)
+    model = RegisteredModel.objects.get(job=done)
     kept_row = history[kept - 1].data
     assert model.metrics["validation:loss"] == kept_row["validation:loss"] != history[-1].data["validation:loss"]
     assert (model.kept_epoch, model.kept_reason) == (kept, done.kept_reason)
@@ -291,7 +291,7 @@ def test_a_finished_job_shows_its_kept_epoch_and_no_server_path(api, alice, vers
 
 
 def test_a_cancelled_job_resumes_and_its_checkpoint_becomes_a_model(api, version, media):
-    from webapp.registry.models import Model
+    from webapp.registry.models import RegisteredModel
 
     job = api.post("/api/jobs/", {"version": version, "hyperparameters": {**HYPERPARAMETERS, "epochs": "30"}},
                    format="json").json()
@@ -317,7 +317,7 @@ def test_a_cancelled_job_resumes_and_its_checkpoint_becomes_a_model(api, version
     done = wait_until(lambda: (j := TrainingJob.objects.get(id=job["id"])).finished_state and j)
     assert done.state == "succeeded", done.reason
     assert done.events.filter(kind="metric", batch__isnull=True).count() == epochs_run  # no epoch trained on
-    model = Model.objects.get(job=done)
+    model = RegisteredModel.objects.get(job=done)
     assert model.kept_epoch == second["checkpoint"]["model_epoch"]
     assert f"cancelled after epoch {second['checkpoint']['epoch']} of 30" in model.kept_reason
     assert (Path(media) / done.artifact).exists()

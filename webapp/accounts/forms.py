@@ -29,3 +29,10 @@ class ApiKeyForm(forms.Form):
     def expires(self):
         days = self.cleaned_data.get("expires_in")
         return timezone.now() + timedelta(days=int(days)) if days else None
+
+
+class AccessKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What it is for, e.g. 'notebook' or 'training script'.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, auto_id="access_key_%s", **kwargs)  # beside the token form's id_name

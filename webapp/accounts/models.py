@@ -1,4 +1,5 @@
-"""API keys, kept as digests only, and the sign-in failures the rate limit counts."""
+"""API keys, kept as digests only; AWS-style access keys, their secrets encrypted; and the sign-in failures
+the rate limit counts."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -21,6 +22,26 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.name}"
+
+
+class AccessKey(models.Model):
+    """An AWS-style credential for SigV4-signed requests (boto3, the SageMaker SDK). The id is public, like
+    AWS's ``AKIA...``; the secret is shown once when made and kept encrypted (see secrets_at_rest), because
+    verifying a signature needs the secret itself. Revoking keeps the row, so the list says what was used."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_keys")
+    name = models.CharField(max_length=100)
+    access_key_id = models.CharField(max_length=20, unique=True)
+    sealed_secret = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.access_key_id}"
 
 
 class SigninFailure(models.Model):

@@ -1,4 +1,5 @@
-"""Writes about users: accounts and API keys (named, optionally expiring, kept as sha256 digests)."""
+"""Writes about users: accounts, API keys (named, optionally expiring, kept as sha256 digests) and AWS-style
+access keys (named, revocable, their secrets encrypted)."""
 from __future__ import annotations
 
 import hashlib
@@ -9,12 +10,18 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.accounts.models import ApiKey
+from webapp.accounts import secrets_at_rest
+from webapp.accounts.models import AccessKey, ApiKey
 from webapp.core.errors import ServiceError
 
 # A key's last use is written at most this often: a busy prediction client must not write a row per call.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 KEY_PREFIX = "ics_"  # says what a leaked string is, to a person or a secret scanner
+# AWS's own forms, so tools and secret scanners that know them know these: AKIA + 16 of base32's alphabet,
+# and a 40-character secret of base64's.
+ACCESS_KEY_PREFIX = "AKIA"
+ACCESS_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
 class AccountError(ServiceError):
@@ -67,3 +74,37 @@ def user_for_api_key(key: str) -> User | None:
     if api_key.last_used is None or now - api_key.last_used >= LAST_USED_RESOLUTION:
         ApiKey.objects.filter(id=api_key.id).update(last_used=now)
     return api_key.user
+
+
+def _key_name(name: str, what: str) -> str:
+    name = name.strip()
+    if not name:
+        raise AccountError(f"{what} needs a name (what it is for, e.g. 'laptop' or 'nightly job')", "name")
+    if len(name) > 100:
+        raise AccountError(f"{what}'s name is at most 100 characters", "name")
+    return name
+
+
+def access_key_create(*, user: User, name: str) -> tuple[AccessKey, str]:
+    """A new access key and its secret access key: show the secret once (it is kept only encrypted)."""
+    name = _key_name(name, "an access key")
+    secret = "".join(secrets.choice(SECRET_ALPHABET) for _ in range(40))  # 240 random bits, as AWS's
+    while True:
+        key_id = ACCESS_KEY_PREFIX + "".join(secrets.choice(ACCESS_KEY_ALPHABET) for _ in range(16))
+        if not AccessKey.objects.filter(access_key_id=key_id).exists():
+            break
+    access_key = AccessKey.objects.create(user=user, name=name, access_key_id=key_id,
+                                          sealed_secret=secrets_at_rest.seal(secret))
+    return access_key, secret
+
+
+def access_key_revoke(*, user: User, key_id: int) -> bool:
+    """Revoke one of ``user``'s active access keys; False if they have no such key. The row stays, marked."""
+    return bool(AccessKey.objects.filter(user=user, id=key_id, revoked__isnull=True).update(revoked=timezone.now()))
+
+
+def access_key_used(access_key: AccessKey) -> None:
+    """Record a signed request's use of the key, at most once a minute."""
+    now = timezone.now()
+    if access_key.last_used is None or now - access_key.last_used >= LAST_USED_RESOLUTION:
+        AccessKey.objects.filter(id=access_key.id).update(last_used=now)

@@ -10,6 +10,8 @@ urlpatterns = [
     path("account/", views.account, name="account"),
     path("account/token/", views.api_key_create, name="api-key-create"),
     path("account/token/<int:key_id>/revoke/", views.api_key_revoke, name="api-key-revoke"),
+    path("account/access-key/", views.access_key_create, name="access-key-create"),
+    path("account/access-key/<int:key_id>/revoke/", views.access_key_revoke, name="access-key-revoke"),
     path("account/users/", views.user_create, name="account-user-create"),
     path("account/password/", views.PasswordChangeView.as_view(), name="password-change"),
 ]

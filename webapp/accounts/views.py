@@ -14,7 +14,8 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
 from webapp.accounts import selectors, services
-from webapp.accounts.forms import ApiKeyForm, SigninForm
+from webapp.accounts.aws_environment import aws_environment, export_lines
+from webapp.accounts.forms import AccessKeyForm, ApiKeyForm, SigninForm
 
 
 @login_not_required
@@ -30,10 +31,14 @@ def signup(request):
     return render(request, "registration/signup.html", {"form": form, "first": first})
 
 
-def _account_page(request, *, key_form=None, user_form=None, new_secret=None, status=200):
+def _account_page(request, *, key_form=None, user_form=None, new_secret=None, access_key_form=None,
+                  new_access_key=None, status=200):
     return render(request, "accounts/account.html", {
         "api_keys": selectors.api_key_list(user=request.user),
         "key_form": key_form or ApiKeyForm(),
+        "access_keys": selectors.access_key_list(user=request.user),
+        "access_key_form": access_key_form or AccessKeyForm(),
+        "new_access_key": new_access_key,
         "user_form": user_form or (UserCreationForm() if request.user.is_staff else None),
         "new_secret": new_secret,
         "signup_open": settings.SIGNUP_OPEN,
@@ -65,6 +70,30 @@ def api_key_revoke(request, key_id: int):
     if not services.api_key_revoke(user=request.user, key_id=key_id):
         raise Http404("no such token")
     messages.success(request, "Token revoked: requests that send it are refused from now on.")
+    return redirect("account")
+
+
+@require_POST
+def access_key_create(request):
+    form = AccessKeyForm(request.POST)
+    if not form.is_valid():
+        return _account_page(request, access_key_form=form, status=400)
+    try:
+        access_key, secret = services.access_key_create(user=request.user, name=form.cleaned_data["name"])
+    except services.AccountError as error:
+        form.add_error(error.field, error.message)
+        return _account_page(request, access_key_form=form, status=400)
+    # As with tokens: the secret is in this answer only, never in a redirect, the session or a URL.
+    messages.success(request, f"Access key “{access_key.name}” made. Copy its secret now: it is not shown again.")
+    lines = export_lines(aws_environment(request, access_key.access_key_id, secret))
+    return _account_page(request, new_access_key={"key": access_key, "secret": secret, "lines": lines})
+
+
+@require_POST
+def access_key_revoke(request, key_id: int):
+    if not services.access_key_revoke(user=request.user, key_id=key_id):
+        raise Http404("no such access key")
+    messages.success(request, "Access key revoked: requests signed with it are refused from now on.")
     return redirect("account")
 
 

@@ -2,10 +2,10 @@
 
 Django's ASGIHandler reads and spools the whole body before any middleware or view runs, so a limit or a
 login check there comes after the disk is filled. This ASGI middleware sits in front of it: it finds the
-caller from the headers alone (session cookie, ``Authorization: Token``, or the access key of an AWS
-SigV4 signature), refuses an anonymous body with 401 and a declared length over the route's limit with
-413 without reading a byte, and counts a chunked (or longer than declared) body as it arrives, cutting it
-off with 413 at the limit. Refusals come in each route family's shape: SageMaker's for the SageMaker
+caller from the headers alone (session cookie, ``Authorization: Token``, or the access key id of an AWS
+SigV4 signature, whose signature the view checks once the body is in), refuses an anonymous body with 401 (an
+unknown access key with AWS's 403) and a declared length over the route's limit with 413 without reading a
+byte, and counts a chunked (or longer than declared) body as it arrives, cutting it off with 413 at the limit. Refusals come in each route family's shape: SageMaker's for the SageMaker
 routes, the JSON API's under ``/api/``, a sign-in redirect or a plain page elsewhere.
 """
 from __future__ import annotations
@@ -22,7 +22,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, JsonResponse
 from django.http.cookie import parse_cookie
 
-from webapp.registry import invocations
+from webapp.aws import sigv4
+from webapp.registry import invocation_views
 
 # Forms an anonymous caller must be able to send (signing in, signing up, asking for a token): small.
 ANONYMOUS_PATHS = frozenset({"/signin/", "/signup/", "/api/auth/token/", "/admin/login/"})
@@ -56,15 +57,21 @@ def _too_large(path: str, size: int | None, limit: int) -> HttpResponse:
     told = f"the body is {size} bytes" if size is not None else "the body is larger than that"
     message = f"{told}; this route takes at most {limit} bytes ({_megabytes(limit)})"
     if SAGEMAKER.match(path):
-        return invocations.sagemaker_error(invocations.InvocationError(413, message))
+        return invocation_views.sagemaker_error(invocation_views.InvocationError(413, message))
     if path.startswith("/api/"):
         return JsonResponse({"error": message, "fields": {}}, status=413)
     return HttpResponse(f"Too large: {message}.\n", status=413, content_type="text/plain; charset=utf-8")
 
 
-def _unauthenticated(path: str, query: str, header_sent: bool) -> HttpResponse:
+def _unauthenticated(path: str, query: str, header_sent: str | None, authorization: str = "") -> HttpResponse:
+    if path == "/" and header_sent == "sigv4":  # SageMaker's, CloudWatch Logs' and STS's operations at POST /
+        from webapp.sagemaker.dispatch import refusal
+
+        service = sigv4.service_of(authorization, query)
+        return refusal(service, sigv4.unknown_key(service or ""))
     if SAGEMAKER.match(path):
-        return invocations.sagemaker_error(invocations.unauthenticated(header_sent))
+        return invocation_views.sagemaker_error(
+            invocation_views.unauthenticated(bool(header_sent), signed=header_sent == "sigv4"))
     if path.startswith("/api/"):
         words = ("the API token is not valid; see your account page for yours" if header_sent else
                  "authentication required: sign in, or send 'Authorization: Token <your API token>'")
@@ -88,14 +95,27 @@ def _key_user(key: str):
     return user_for_api_key(key)
 
 
-async def _caller(headers: dict[bytes, bytes]):
-    """The user the headers name, and whether an API key was sent (a wrong key is not a session)."""
-    key = invocations.api_key(headers.get(b"authorization", b"").decode("latin-1"))
+@database_sync_to_async
+def _access_key_user(access_key_id: str):
+    from webapp.accounts.selectors import active_access_key
+
+    found = active_access_key(access_key_id)
+    return found.user if found else None
+
+
+async def _caller(headers: dict[bytes, bytes], query: str):
+    """The user the headers name, and which credential was sent ("sigv4", "token" or None: a wrong one is
+    not a session)."""
+    authorization = headers.get(b"authorization", b"").decode("latin-1")
+    if sigv4.is_signed(authorization, query):
+        access_key_id = sigv4.access_key_id(authorization, query)
+        return (await _access_key_user(access_key_id) if access_key_id else None), "sigv4"
+    key = invocation_views.api_token(authorization)
     if key is not None:
-        return await _key_user(key), True
+        return await _key_user(key), "token"
     cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
     session_key = cookies.get(settings.SESSION_COOKIE_NAME)
-    return (await _session_user(session_key) if session_key else None), False
+    return (await _session_user(session_key) if session_key else None), None
 
 
 async def _send(send, response: HttpResponse, receive=None, unread: int | None = None) -> None:
@@ -143,10 +163,12 @@ class BodyLimits:
             return await self.app(scope, receive, send)  # no body to guard
         path = scope["path"]
         if path not in ANONYMOUS_PATHS:
-            user, key_sent = await _caller(headers)
+            query = scope.get("query_string", b"").decode("latin-1")
+            user, key_sent = await _caller(headers, query)
             if user is None:
-                query = scope.get("query_string", b"").decode("latin-1")
-                return await _send(send, _unauthenticated(path, query, key_sent), receive, length)
+                return await _send(send, _unauthenticated(path, query, key_sent,
+                                                          headers.get(b"authorization", b"").decode("latin-1")),
+                                   receive, length)
         limit = _limit(path)
         if length is not None and length > limit:
             return await _send(send, _too_large(path, length, limit), receive, length)

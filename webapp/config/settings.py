@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from webapp.config.env import env_bool, env_int, env_list, env_str, private_file
 from webapp.config.logs import logging_config
@@ -68,6 +69,8 @@ INSTALLED_APPS = [
     "webapp.datasets",
     "webapp.training",
     "webapp.registry",
+    "webapp.s3",  # users' buckets in the S3 store
+    "webapp.sagemaker",  # SageMaker's training API, CloudWatch Logs and STS at POST /
     "webapp.operations",
 ]
 
@@ -181,6 +184,27 @@ CHANNEL_LAYERS = {
                 "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]}}
 }
 
+# The S3 store data reaches training through (webapp/core/object_store.py). S3_ENDPOINT_URL unset: the
+# launcher starts a SeaweedFS of its own (webapp/embedded_store.py) and names it to its children, with
+# S3_EMBEDDED; its admin keys are made on first start and kept in the state folder (0600), as the secret
+# key is. Any other S3-compatible store, or AWS S3, by endpoint and keys (none: boto3's credential chain).
+S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL") or None
+S3_EMBEDDED = env_bool("S3_EMBEDDED", False)
+S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID") or None
+S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY") or None
+if not S3_ENDPOINT_URL and not (S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY):
+    import secrets
+
+    S3_ACCESS_KEY_ID = private_file(VAR_DIR / "s3_access_key_id", "ICS" + secrets.token_hex(9).upper()).read_text().strip()
+    S3_SECRET_ACCESS_KEY = private_file(VAR_DIR / "s3_secret_access_key", secrets.token_urlsafe(30)).read_text().strip()
+S3_REGION = env_str("S3_REGION", "us-east-1")
+# path: http://host/bucket/key, which needs no wildcard DNS; virtual: http://bucket.host/key.
+S3_ADDRESSING_STYLE = env_str("S3_ADDRESSING_STYLE", "path")
+if S3_ADDRESSING_STYLE not in ("path", "virtual", "auto"):
+    raise ImproperlyConfigured(f"S3_ADDRESSING_STYLE must be path, virtual or auto, not {S3_ADDRESSING_STYLE!r}")
+# The embedded store's S3 port (0: a free one, picked at each start).
+S3_PORT = env_int("S3_PORT", 0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous API call then gets 401 with WWW-Authenticate, not 403.
@@ -205,6 +229,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Several models have a field named "state": each choice set gets a name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "WorkStateEnum": "webapp.training.models.TrainingJob.State",  # a batch transform's states are the same
+        "ModelStateEnum": "webapp.registry.models.RegisteredModel.State",
+    },
     # The system's own fonts: Redoc's defaults would be fetched from a font CDN.
     "REDOC_UI_SETTINGS": {"scrollYOffset": 40, "theme": {"typography": {
         "fontFamily": 'system-ui, -apple-system, "Segoe UI", sans-serif',
@@ -219,3 +248,5 @@ SERVING_TIMEOUT_SECONDS = env_int("SERVING_TIMEOUT_SECONDS", 30)
 INVOCATION_MAX_BYTES = env_int("INVOCATION_MAX_BYTES", 6 * 1024 * 1024)
 # An invocation's image is refused from its header above this many pixels: the model needs few.
 INVOCATION_MAX_PIXELS = env_int("INVOCATION_MAX_PIXELS", 4096 * 4096)
+# The region the account page tells AWS clients to use (any region's signature is verified).
+AWS_REGION = env_str("AWS_REGION", "us-east-1")

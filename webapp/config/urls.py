@@ -5,7 +5,11 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from webapp.sagemaker.dispatch import root as aws_root
+
 urlpatterns = [
+    # AWS-signed POSTs to / (SageMaker, CloudWatch Logs, STS); anything else there is the datasets page.
+    path("", aws_root, name="aws"),
     path("", include("webapp.datasets.urls")),
     path("", include("webapp.accounts.urls")),
     path("", include("webapp.training.urls")),

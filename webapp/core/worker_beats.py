@@ -1,5 +1,5 @@
 """Reading the presence beats that workers keep in Redis (workers/presence.py writes the Celery workers'
-ones, workers/serving.py the serving workers'). No Django import: the workers import ``PREFIX`` from here."""
+ones, workers/serving_worker.py the serving workers'). No Django import: the workers import ``PREFIX`` from here."""
 from __future__ import annotations
 
 import json

@@ -4,6 +4,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from webapp.core.models import LeasedWork
+
 
 class Dataset(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets")
@@ -57,7 +59,7 @@ class Image(models.Model):
         constraints = [models.UniqueConstraint(fields=["dataset", "sha256"], name="unique_image_content")]
 
 
-class DatasetVersion(models.Model):
+class DatasetVersion(LeasedWork):
     class Status(models.TextChoices):
         QUEUED = "queued"
         BUILDING = "building"
@@ -78,13 +80,6 @@ class DatasetVersion(models.Model):
     error = models.TextField(blank=True)
     directory = models.CharField(max_length=300)  # under MEDIA_ROOT
     worker = models.CharField(max_length=200, blank=True)
-    heartbeat = models.DateTimeField(null=True, blank=True)  # while a worker builds it
-    # The lease (webapp/core/leases.py): the claim holding it, how often a worker stopped on it, and
-    # the last message sent for it (its Celery task id, and when), which the beat task looks for in the broker.
-    lease = models.CharField(max_length=32, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    task_id = models.CharField(max_length=64, blank=True)
-    sent = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-number"]

@@ -1,15 +1,13 @@
 """Pages. Writes go through the services; the labeling grid and uploads talk to the JSON API."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from webapp.core import media
 from webapp.core.errors import ServiceError
 from webapp.datasets import selectors
 from webapp.datasets.models import Image
@@ -35,13 +33,16 @@ def dataset_detail(request, dataset_id: int):
     classes = list(selectors.class_list(dataset=dataset))
     splits = selectors.split_counts(dataset=dataset)
     splits["unassigned"] = splits.pop("")
+    dataset_versions = list(dataset.versions.all())
+    for version in dataset_versions:  # listed with the page; a build's later files come in its notices
+        version.file_names = sorted(versions.version_files(version))
     return render(request, "datasets/detail.html", {
         "dataset": dataset,
         "classes": classes,
         "splits": splits,
         "image_count": dataset.images.count(),
         "unlabeled": selectors.unlabeled_count(dataset=dataset),
-        "versions": dataset.versions.all(),
+        "versions": dataset_versions,
         # Right after a class is deleted, its notice offers to undo it.
         "undo": selectors.deleted_class_find(dataset=dataset, deleted_id=request.GET.get("deleted")),
         "jobs": training_selectors.jobs_of_dataset(dataset=dataset)[:20],
@@ -152,7 +153,7 @@ def _image(request, dataset_id: int, image_id: int) -> Image:
 
 def image_file(request, dataset_id: int, image_id: int, kind: str):
     image = _image(request, dataset_id, image_id)
-    path = Path(settings.MEDIA_ROOT) / (image.thumbnail if kind == "thumbnail" else image.stored)
+    path = media.absolute(image.thumbnail if kind == "thumbnail" else image.stored)
     if not path.exists():
         raise Http404
     response = FileResponse(open(path, "rb"), content_type="image/jpeg" if kind == "thumbnail" or

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from django.conf import settings
-
+from webapp.core import media
 from webapp.operations.upload_leftovers import upload_leftovers
 from webapp.registry.models import BatchTransform
 from webapp.training.models import TrainingJob
@@ -41,23 +40,23 @@ class Candidate:
 
 
 def candidates(*, finished_before: datetime) -> Iterator[Candidate]:
-    media = Path(settings.MEDIA_ROOT)
+    root = media.root()
     finished = [TrainingJob.State.SUCCEEDED, TrainingJob.State.FAILED, TrainingJob.State.CANCELLED]
     for job in TrainingJob.objects.filter(state__in=finished, finished__lt=finished_before).order_by("id"):
-        work = media / job.directory / "work"
+        work = media.job_work_dir(job)
         if work.exists():
             yield Candidate(work, f"checkpoints of job {job.id} ({job.state} {job.finished:%Y-%m-%d})")
     for transform in BatchTransform.objects.filter(state__in=[BatchTransform.State.SUCCEEDED,
                                                               BatchTransform.State.FAILED],
                                                    finished__lt=finished_before).order_by("id"):
         for name in ("input.zip", "input.rec", "input.lst"):
-            path = media / transform.directory / name
+            path = media.transform_dir(transform) / name
             if path.exists():
                 yield Candidate(path, f"input of batch transform {transform.id}")
     referenced = set(TrainingJob.objects.exclude(base_artifact="").values_list("base_artifact", flat=True))
     cutoff = finished_before.timestamp()
-    for artifact in sorted(media.glob("uploads/*/models/*/model.tar.gz")):
-        if str(artifact.relative_to(media)) not in referenced and artifact.stat().st_mtime < cutoff:
+    for artifact in sorted(root.glob(media.BASE_MODEL_UPLOADS)):
+        if media.relative(artifact) not in referenced and artifact.stat().st_mtime < cutoff:
             yield Candidate(artifact.parent, "an uploaded base model no job uses")
     for leftover in upload_leftovers():
         yield Candidate(leftover, "the temp file of an upload whose web server stopped mid-request")

@@ -1,4 +1,4 @@
-"""What the health page checks: the database, Redis, the workers and their GPUs, and the disks.
+"""What the health page checks: the database, Redis, the workers and their GPUs, the disks and the S3 store.
 
 Each check answers within about a second and says what is wrong instead of raising. The page is for
 staff, and even they see folders by their role ("media", "model store"), never a server path.
@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import connection
 
 from webapp.core.worker_beats import beats
-from webapp.registry.serving_protocol import waiting as serving_waiting
-from webapp.registry.serving_protocol import WORKER_PREFIX as SERVING_PREFIX
+from webapp.registry.serving_queues import waiting as serving_waiting
+from webapp.registry.serving_queues import WORKER_PREFIX as SERVING_PREFIX
 
 DISK_LOW_FRACTION = 0.05
 _ANY_PATH = re.compile(r"(?<![\w:/.])/(?:[\w.@+-]+/)*[\w.@+-]+")
@@ -94,10 +94,10 @@ def workers() -> dict:
 
 
 def _model_names() -> dict[str, str]:
-    from webapp.registry.models import Model
+    from webapp.registry.models import RegisteredModel
 
     media = Path(settings.MEDIA_ROOT).resolve()
-    return {str(media / artifact): name for artifact, name in Model.objects.values_list("artifact", "name")}
+    return {str(media / artifact): name for artifact, name in RegisteredModel.objects.values_list("artifact", "name")}
 
 
 def _existing(path: Path) -> Path:
@@ -122,6 +122,25 @@ def disks() -> dict:
     return _timed(check)
 
 
+def object_store() -> dict:
+    """The S3 store, by its endpoint without credentials; not configured (a process outside the launcher and
+    compose) is said, and does not count against the report."""
+    from webapp.core.object_store import Store, answers
+
+    store = Store.from_settings()
+    described = {"endpoint": store.shown_endpoint, "embedded": store.embedded, "configured": bool(store.endpoint_url)}
+    if not store.endpoint_url:
+        return {"ok": True, "ms": 0.0, **described}
+
+    def check():
+        return {**described, "buckets": len(answers(store, timeout=1))}
+    result = _timed(check)
+    if "error" in result:  # an endpoint given as https://key:secret@host must not show its secret
+        result["error"] = re.sub(r"//[^/@\s]+@", "//", result["error"])
+    return {**described, **result}
+
+
 def report() -> dict:
-    checks = {"database": database(), "redis": redis_server(), "workers": workers(), "disk": disks()}
+    checks = {"database": database(), "redis": redis_server(), "workers": workers(), "disk": disks(),
+              "s3": object_store()}
     return {"ok": all(check["ok"] for check in checks.values()), "checks": checks}

@@ -1,9 +1,8 @@
-"""The JSON API of models and batch transforms (prediction itself is in ``invocations``)."""
+"""The JSON API of models and batch transforms (prediction itself is in ``invocation_views``)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -12,8 +11,9 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from webapp.core import media
 from webapp.registry import selectors, services
-from webapp.registry.models import BatchTransform, Model
+from webapp.registry.models import BatchTransform, RegisteredModel
 
 
 class ModelSerializer(serializers.ModelSerializer):
@@ -21,15 +21,15 @@ class ModelSerializer(serializers.ModelSerializer):
     endpoint = serializers.SerializerMethodField()
 
     class Meta:
-        model = Model
+        model = RegisteredModel
         fields = ["id", "name", "endpoint", "source", "job", "dataset_version", "state", "reason", "is_default",
                   "class_names", "num_classes", "num_layers", "image_shape", "hyperparameters", "metrics", "kept_epoch", "kept_reason",
                   "size_bytes", "created"]
 
-    def get_dataset_version(self, model: Model) -> int | None:
+    def get_dataset_version(self, model: RegisteredModel) -> int | None:
         return model.job.version_id if model.job_id else None
 
-    def get_endpoint(self, model: Model) -> str:
+    def get_endpoint(self, model: RegisteredModel) -> str:
         return f"/endpoints/{model.name}/invocations"
 
 
@@ -50,7 +50,7 @@ class TransformSerializer(serializers.ModelSerializer):
     class Meta:
         model = BatchTransform
         fields = ["id", "model", "kind", "input_name", "state", "reason", "total", "done", "failed", "progress",
-                  "output", "created", "finished"]
+                  "cancel_requested", "output", "created", "finished"]
 
     def get_output(self, transform: BatchTransform) -> str | None:
         return f"/api/transforms/{transform.id}/output/" if transform.state == BatchTransform.State.SUCCEEDED else None
@@ -101,7 +101,7 @@ class ModelArtifact(APIView):
     @extend_schema(responses={(200, "application/gzip"): bytes})
     def get(self, request, model_id):
         model = selectors.model_get(user=request.user, model_id=model_id)
-        path = Path(settings.MEDIA_ROOT) / model.artifact
+        path = media.artifact_path(model)
         if not path.exists():
             raise NotFound("the model's file is gone")
         return FileResponse(open(path, "rb"), as_attachment=True, filename=f"{model.name}.model.tar.gz",
@@ -135,6 +135,15 @@ class TransformDetail(APIView):
         return Response(TransformSerializer(selectors.transform_get(user=request.user, transform_id=transform_id)).data)
 
 
+class TransformCancel(APIView):
+    @extend_schema(request=None, responses=TransformSerializer,
+                   description="A queued transform is cancelled at once; a running one stops after its current batch")
+    def post(self, request, transform_id):
+        transform = services.transform_cancel(
+            transform=selectors.transform_get(user=request.user, transform_id=transform_id))
+        return Response(TransformSerializer(transform).data)
+
+
 class TransformOutput(APIView):
     @extend_schema(responses={(200, "application/jsonlines"): bytes})
     def get(self, request, transform_id):
@@ -142,5 +151,5 @@ class TransformOutput(APIView):
         if transform.state != BatchTransform.State.SUCCEEDED:
             raise ValidationError({"transform": [f"the transform is {transform.state}; its output comes when it succeeds"]})
         name = Path(transform.input_name).stem + ".jsonl"
-        return FileResponse(open(Path(settings.MEDIA_ROOT) / transform.output, "rb"), as_attachment=True,
+        return FileResponse(open(media.absolute(transform.output), "rb"), as_attachment=True,
                             filename=name, content_type="application/jsonlines")

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
+from webapp.core.models import LeasedWork
 from webapp.training.models import TrainingJob
 
 # SageMaker's endpoint-name rule, so a model's name is the EndpointName a client passes.
@@ -12,7 +13,7 @@ ENDPOINT_NAME = RegexValidator(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
                                "1-63 letters, digits and hyphens, starting and ending with a letter or digit")
 
 
-class Model(models.Model):
+class RegisteredModel(models.Model):
     class Source(models.TextChoices):
         TRAINED = "trained"
         IMPORTED = "imported"
@@ -53,19 +54,20 @@ class Model(models.Model):
         return self.metrics.get("validation:accuracy")
 
 
-class BatchTransform(models.Model):
+class BatchTransform(LeasedWork):
     class State(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
+        CANCELLED = "cancelled"
 
     class Kind(models.TextChoices):
         ZIP = "zip"
         RECORDIO = "rec"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="transforms")
-    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="transforms")
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="transforms")
     kind = models.CharField(max_length=3, choices=Kind.choices)
     input_name = models.CharField(max_length=255)  # what the user uploaded, for the page
     directory = models.CharField(max_length=500)  # under MEDIA_ROOT: input.zip | input.rec (+ input.lst), output
@@ -74,14 +76,8 @@ class BatchTransform(models.Model):
     total = models.IntegerField(default=0)
     done = models.IntegerField(default=0)
     failed = models.IntegerField(default=0)  # images that could not be decoded (their lines carry "error")
+    cancel_requested = models.BooleanField(default=False)  # its worker stops after the batch it is on
     worker = models.CharField(max_length=200, blank=True)
-    heartbeat = models.DateTimeField(null=True, blank=True)  # a stale one means its worker died: requeued
-    # The lease (webapp/core/leases.py): the claim holding it, how often a worker stopped on it, and
-    # the last message sent for it (its Celery task id, and when), which the beat task looks for in the broker.
-    lease = models.CharField(max_length=32, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    task_id = models.CharField(max_length=64, blank=True)
-    sent = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     finished = models.DateTimeField(null=True, blank=True)
 
@@ -98,4 +94,9 @@ class BatchTransform(models.Model):
 
     @property
     def finished_state(self) -> bool:
-        return self.state in (self.State.SUCCEEDED, self.State.FAILED)
+        return self.state in (self.State.SUCCEEDED, self.State.FAILED, self.State.CANCELLED)
+
+    def notice(self) -> dict:
+        """What the transform's page draws, as its owner's pages hear it (webapp/core/notices.py)."""
+        return {"type": "transform", "transform": self.id, "state": self.state, "progress": self.progress,
+                "done": self.done, "total": self.total, "failed": self.failed, "reason": self.reason}

@@ -4,7 +4,8 @@ The training runner's policy (webapp/training/running.py): a row is finished onc
 it (a conditional update on its state and lease); ANY exception ends it failed (a transform) or invalid
 (a model) with a plain reason, no server path, and is logged with its traceback, so no row is left
 "running" for the heartbeat check to requeue. A transform stops when its lease is lost (another worker
-took it over). Transforms have no cancel yet: there is no field or state to honour.
+took it over) or its owner cancels it (``cancel_requested``), between batches. Each change of a transform
+is a notice to its owner's pages (webapp/core/notices.py), its progress at most twice a second.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from webapp.core.leases import TRANSFORMS, Lease, claim
-from webapp.registry.models import BatchTransform, Model
+from webapp.core.notices import Throttle, notify
+from webapp.registry.models import BatchTransform, RegisteredModel
 from webapp.training.recording import shown
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ class _TakenOver(Exception):
     """Raised from the progress callback: another worker holds the transform now, so this one stops."""
 
 
+class _Cancelled(Exception):
+    """Raised from the progress callback: the owner cancelled the transform."""
+
+
 # --- model validation ---------------------------------------------------------------------------------
 
 
@@ -68,8 +74,8 @@ def model_validate(*, model_id: int) -> str:
     from classifier.errors import ClassifierError
     from classifier.inference import Predictor
 
-    model = Model.objects.filter(id=model_id).first()
-    if model is None or model.state != Model.State.VALIDATING:
+    model = RegisteredModel.objects.filter(id=model_id).first()
+    if model is None or model.state != RegisteredModel.State.VALIDATING:
         return model.state if model else "deleted"
     source, unpacked = str(_media(model.artifact)), ""
     try:
@@ -80,21 +86,21 @@ def model_validate(*, model_id: int) -> str:
     except ClassifierError as error:  # the file's own fault, said as the library says it
         log.warning("model %s is invalid", model.id, exc_info=True)
         reason = _plain(str(error), (source, model.name), (unpacked, model.name))
-        return _model_verdict(model, Model.State.INVALID, reason)
+        return _model_verdict(model, RegisteredModel.State.INVALID, reason)
     except OSError as error:
         log.exception("validating model %s failed", model.id)
         reason = _unreadable(error, "unpacking the model", (source, model.name), (unpacked, model.name))
-        return _model_verdict(model, Model.State.INVALID, reason)
+        return _model_verdict(model, RegisteredModel.State.INVALID, reason)
     except Exception as error:  # MXNet's own errors (an operator it lacks, shapes that do not fit), or a bug
         log.exception("validating model %s failed", model.id)
-        return _model_verdict(model, Model.State.INVALID, _unexpected(error, "loading the model"))
-    return _model_verdict(model, Model.State.READY, "", num_classes=predictor.num_classes)
+        return _model_verdict(model, RegisteredModel.State.INVALID, _unexpected(error, "loading the model"))
+    return _model_verdict(model, RegisteredModel.State.READY, "", num_classes=predictor.num_classes)
 
 
-def _model_verdict(model: Model, state: str, reason: str, **fields) -> str:
-    if not Model.objects.filter(id=model.id, state=Model.State.VALIDATING).update(state=state, reason=reason,
+def _model_verdict(model: RegisteredModel, state: str, reason: str, **fields) -> str:
+    if not RegisteredModel.objects.filter(id=model.id, state=RegisteredModel.State.VALIDATING).update(state=state, reason=reason,
                                                                                   **fields):
-        return Model.objects.filter(id=model.id).values_list("state", flat=True).first() or "deleted"
+        return RegisteredModel.objects.filter(id=model.id).values_list("state", flat=True).first() or "deleted"
     return state
 
 
@@ -106,6 +112,9 @@ def transform_run(*, transform_id: int, worker: str = "worker") -> str:
     job = BatchTransform.objects.select_related("model").get(id=transform_id)
     if job.finished_state:
         return job.state
+    if job.cancel_requested and job.state == BatchTransform.State.QUEUED:  # requeued after its cancel
+        queued = BatchTransform.objects.filter(id=job.id, state=BatchTransform.State.QUEUED)
+        return _transform_finish(queued, job.id, BatchTransform.State.CANCELLED, "cancelled before it started")
     token = claim(TRANSFORMS, job.id, worker=worker)
     if not token:
         return "running elsewhere"  # a duplicate delivery while its first worker is alive
@@ -123,34 +132,52 @@ def _transform_run(job: BatchTransform, lease: Lease) -> str:
     source = folder / ("input.zip" if job.kind == BatchTransform.Kind.ZIP else "input.rec")
     lst = folder / "input.lst"
     names = (str(source), job.input_name), (str(_media(job.model.artifact)), job.model.name)
+    throttle = Throttle()
 
     def progress(done: int, failed: int) -> None:
         if lease.lost.is_set():
             raise _TakenOver
         mine.update(done=done, failed=failed, heartbeat=timezone.now())
+        if BatchTransform.objects.filter(id=job.id, cancel_requested=True).exists():
+            raise _Cancelled
+        if throttle.due():
+            _notify(job.id)
 
     try:
         total = count_items(source)
         mine.update(total=total)
+        _notify(job.id)
         predictor = Predictor(_media(job.model.artifact))
         lines, failed = transform(predictor, items_of(source, lst if lst.exists() else None),
                                   _media(job.output), on_progress=progress)
     except _TakenOver:
         return "taken over by another worker"
+    except _Cancelled:
+        done, total = BatchTransform.objects.values_list("done", "total").get(id=job.id)
+        return _transform_finish(mine, job.id, BatchTransform.State.CANCELLED,
+                                 f"cancelled after {done} of {total} images; nothing more is written")
     except ClassifierError as error:  # the input's or the model's fault, said as the library says it
         log.warning("transform %s failed", job.id, exc_info=True)
-        return _transform_finish(mine, BatchTransform.State.FAILED, _plain(str(error), *names))
+        return _transform_finish(mine, job.id, BatchTransform.State.FAILED, _plain(str(error), *names))
     except OSError as error:
         log.exception("transform %s failed", job.id)
-        return _transform_finish(mine, BatchTransform.State.FAILED, _unreadable(error, "the transform", *names))
+        return _transform_finish(mine, job.id, BatchTransform.State.FAILED,
+                                 _unreadable(error, "the transform", *names))
     except Exception as error:
         log.exception("transform %s failed", job.id)
-        return _transform_finish(mine, BatchTransform.State.FAILED, _unexpected(error, "the transform"))
-    return _transform_finish(mine, BatchTransform.State.SUCCEEDED, "", done=lines, total=lines)
+        return _transform_finish(mine, job.id, BatchTransform.State.FAILED, _unexpected(error, "the transform"))
+    return _transform_finish(mine, job.id, BatchTransform.State.SUCCEEDED, "", done=lines, total=lines)
 
 
-def _transform_finish(mine, state: str, reason: str, **fields) -> str:
+def _transform_finish(mine, transform_id: int, state: str, reason: str, **fields) -> str:
     """Once: a worker taken for dead that reaches the end after another took it over changes nothing."""
     if not mine.update(state=state, reason=reason, finished=timezone.now(), **fields):
         return "taken over by another worker"
+    _notify(transform_id)
     return state
+
+
+def _notify(transform_id: int) -> None:
+    transform = BatchTransform.objects.filter(id=transform_id).first()
+    if transform is not None:
+        notify(transform.owner_id, transform.notice())

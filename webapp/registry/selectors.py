@@ -4,14 +4,14 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from webapp.registry.models import BatchTransform, Model
+from webapp.registry.models import BatchTransform, RegisteredModel
 
 
-def model_list(*, user) -> QuerySet[Model]:
-    return Model.objects.filter(owner=user).select_related("job__version__dataset")
+def model_list(*, user) -> QuerySet[RegisteredModel]:
+    return RegisteredModel.objects.filter(owner=user).select_related("job__version__dataset")
 
 
-def model_get(*, user, model_id: int) -> Model:
+def model_get(*, user, model_id: int) -> RegisteredModel:
     return get_object_or_404(model_list(user=user), id=model_id)
 
 

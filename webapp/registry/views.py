@@ -77,3 +77,13 @@ def model_default(request, model_id: int):
 def transform_detail(request, transform_id: int):
     transform = selectors.transform_get(user=request.user, transform_id=transform_id)
     return render(request, "registry/transform.html", {"transform": transform})
+
+
+@require_POST
+def transform_cancel(request, transform_id: int):
+    transform = selectors.transform_get(user=request.user, transform_id=transform_id)
+    try:
+        services.transform_cancel(transform=transform)
+    except ServiceError as error:
+        messages.error(request, str(error))
+    return redirect("transform-detail", transform_id=transform_id)

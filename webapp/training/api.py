@@ -22,7 +22,7 @@ class JobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingJob
-        fields = ["id", "version", "mode", "hyperparameters", "state", "reason", "worker", "epoch", "progress", "eta",
+        fields = ["id", "name", "version", "mode", "hyperparameters", "state", "reason", "worker", "epoch", "progress", "eta",
                   "images_per_sec", "metrics", "kept_epoch", "kept_metrics", "kept_reason", "artifact", "last_seq",
                   "created", "started", "finished", "queue", "checkpoint"]
 

@@ -71,7 +71,9 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
 
 
 class NoticeConsumer(AsyncJsonWebsocketConsumer):
-    """``/ws/notices/``: the signed-in user's job state changes, for pages that show jobs."""
+    """``/ws/notices/``: the signed-in user's notices (webapp/core/notices.py): jobs' state changes, versions'
+    builds and batch transforms' progress, for the pages that show them. Nothing is replayed: a page fetches
+    what it shows once when its socket (re)opens."""
 
     async def connect(self):
         user = self.scope.get("user")

@@ -1,13 +1,27 @@
 """Training jobs and everything they report, in the order they reported it."""
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
+from webapp.core import media
+from webapp.core.models import LeasedWork
 from webapp.datasets.models import DatasetVersion
 
+JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's TrainingJobName rule
 
-class TrainingJob(models.Model):
+
+def browser_job_name(dataset_name: str, number: int, job_id: int) -> str:
+    """The SageMaker name of a job started in the browser, ``<dataset>-v<n>-<id>``: unique, since the id is."""
+    tail = f"-v{number}-{job_id}"
+    stem = re.sub(r"-+", "-", re.sub(r"[^a-zA-Z0-9]+", "-", dataset_name)).strip("-") or "job"
+    return stem[:63 - len(tail)].rstrip("-") + tail
+
+
+class TrainingJob(LeasedWork):
     class Mode(models.TextChoices):
         FULL = "full"
         TRANSFER = "transfer"
@@ -21,7 +35,11 @@ class TrainingJob(models.Model):
         CANCELLED = "cancelled"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_jobs")
-    version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="training_jobs")
+    # SageMaker's TrainingJobName, unique per owner; a browser job gets browser_job_name's.
+    name = models.CharField(max_length=63, blank=True)
+    # None for a job made through the SageMaker API: its data came from S3 (webapp/sagemaker/).
+    version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="training_jobs", null=True,
+                                blank=True)
     mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.FULL)
     base_artifact = models.CharField(max_length=500, blank=True)  # model.tar.gz under MEDIA_ROOT (incremental)
     hyperparameters = models.JSONField()  # SageMaker's strings, as validated
@@ -29,13 +47,6 @@ class TrainingJob(models.Model):
     reason = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
     worker = models.CharField(max_length=200, blank=True)
-    heartbeat = models.DateTimeField(null=True, blank=True)
-    # The lease (webapp/core/leases.py): the claim holding it, how often a worker stopped on it, and
-    # the last message sent for it (its Celery task id, and when), which the beat task looks for in the broker.
-    lease = models.CharField(max_length=32, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    task_id = models.CharField(max_length=64, blank=True)
-    sent = models.DateTimeField(null=True, blank=True)
     epoch = models.IntegerField(default=-1)  # last finished epoch
     progress = models.FloatField(default=0.0)  # 0..1 over all epochs
     eta = models.FloatField(null=True, blank=True)  # seconds
@@ -55,6 +66,20 @@ class TrainingJob(models.Model):
 
     class Meta:
         ordering = ["-created"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], condition=~models.Q(name=""),
+                                               name="unique_job_name_per_owner")]
+
+    @property
+    def class_names(self) -> list[str]:
+        """The version's class names; an API job knows only its classes' numbers."""
+        if self.version_id:
+            return list(self.version.class_names)
+        return [str(i) for i in range(int(self.hyperparameters.get("num_classes", 0)))]
+
+    @property
+    def source_name(self) -> str:
+        """What it trained on, for names and pages: "pets v3", or the job's own name."""
+        return f"{self.version.dataset.name}-v{self.version.number}" if self.version_id else self.name
 
     @property
     def group(self) -> str:
@@ -63,7 +88,7 @@ class TrainingJob(models.Model):
 
     @property
     def directory(self) -> str:
-        return f"jobs/{self.id}"
+        return media.job_relative(self.id)
 
     @property
     def finished_state(self) -> bool:
@@ -97,6 +122,7 @@ class JobEvent(models.Model):
     epoch = models.IntegerField(null=True)
     batch = models.IntegerField(null=True)
     data = models.JSONField()
+    created = models.DateTimeField(default=timezone.now)  # CloudWatch's timestamp of a log line
 
     class Meta:
         ordering = ["seq"]

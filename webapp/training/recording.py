@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from classifier.events import BatchEnd, Checkpoint, EpochEnd, Log
+from webapp.core.notices import notify
 from webapp.training.models import JobEvent, TrainingJob
 
 log = logging.getLogger(__name__)
@@ -54,12 +55,8 @@ class JobRecorder:
         reason = shown(reason)
         self._record(JobEvent.Kind.STATE, {"state": state, "reason": reason})
         # Every page of the owner hears that a job changed state (dataset pages, the queue).
-        notice = {"type": "job", "job": self.job.id, "state": state, "reason": reason,
-                  "dataset": self.job.version.dataset_id, "metrics": _final_metrics(self.job.id)}
-        try:
-            async_to_sync(self.layer.group_send)(f"user.{self.job.owner_id}", {"type": "user.notice", "message": notice})
-        except Exception:
-            log.warning("could not notify user %s", self.job.owner_id, exc_info=True)
+        notify(self.job.owner_id, {"type": "job", "job": self.job.id, "state": state, "reason": reason,
+                                   "dataset": self.job.version.dataset_id if self.job.version_id else None, "metrics": _final_metrics(self.job.id)})
 
     def __call__(self, event) -> None:
         if isinstance(event, BatchEnd):

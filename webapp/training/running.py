@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from classifier.events import Log
+from webapp.core import media
 from webapp.core.leases import JOBS, Lease, claim, holds
 from webapp.training.models import TrainingJob
 from webapp.training.recording import JobRecorder, shown
@@ -18,11 +19,17 @@ log = logging.getLogger(__name__)
 CANCEL_POLL_SECONDS = 1.0
 
 
-def _cancel_check(job_id: int, lease: Lease):
+def _cancel_check(job_id: int, lease: Lease, deadline: float | None = None):
+    """``deadline``: epoch seconds at which an API job's MaxRuntimeInSeconds runs out and it is stopped."""
     state = {"checked": 0.0, "cancel": False}
 
     def should_stop() -> bool:
         if lease.lost.is_set():  # taken for dead and given to another worker: this one stops
+            return True
+        if deadline is not None and time.time() > deadline:
+            from webapp.sagemaker.stages import max_runtime_exceeded
+
+            max_runtime_exceeded(job_id)
             return True
         now = time.monotonic()
         if now - state["checked"] >= CANCEL_POLL_SECONDS:
@@ -82,7 +89,7 @@ def job_run(*, job_id: int, worker: str) -> str:
     worker holds alive is left to it (a duplicate delivery)."""
     from classifier.training import default_contexts
 
-    job = TrainingJob.objects.select_related("version").get(id=job_id)
+    job = TrainingJob.objects.select_related("version__dataset").get(id=job_id)
     devices = ",".join(f"{ctx.device_type}{ctx.device_id}" if ctx.device_type == "gpu" else "cpu"
                        for ctx in default_contexts())
     worker = f"{worker} [{devices}]"  # which machine and which GPUs, for the queue page
@@ -112,9 +119,11 @@ def _train_and_finish(job: TrainingJob, recorder: JobRecorder, lease: Lease) -> 
     from classifier.hyperparameters import parse_hyperparameters
     from classifier.training import train
 
+    from webapp.sagemaker import stages
+
     token = lease.token
-    media = Path(settings.MEDIA_ROOT)
-    versions = media / job.version.directory
+    job.refresh_from_db()
+    api = stages.api_job_of(job)  # made through SageMaker's API: its data comes from S3, its model goes there
     try:
         hp = parse_hyperparameters(job.hyperparameters)
         if job.final_epochs:
@@ -123,18 +132,22 @@ def _train_and_finish(job: TrainingJob, recorder: JobRecorder, lease: Lease) -> 
             hp = hp.replace(epochs=str(job.final_epochs),
                             checkpoint_frequency=str(min(hp.checkpoint_frequency, job.final_epochs))
                             if hp.checkpoint_frequency else None)
+        inputs = stages.download(job, api, hp) if api else _version_inputs(job)
+        deadline = stages.max_runtime_deadline(job, api)
+        if api:
+            stages.enter(job.id, "Training")
         result = train(
             hp,
-            train_rec=versions / "train.rec",
-            validation_rec=versions / "val.rec",
-            model_dir=media / job.directory,
-            work_dir=media / job.directory / "work",
-            class_names=job.version.class_names,
-            base_model=media / job.base_artifact if job.base_artifact else None,
+            train_rec=inputs.train_rec,
+            validation_rec=inputs.validation_rec,
+            model_dir=media.job_dir(job),
+            work_dir=media.job_work_dir(job),
+            class_names=job.version.class_names if job.version_id else None,
+            base_model=inputs.base_model,
             model_store=Path(settings.MODEL_STORE),
             handlers=[recorder],
-            should_stop=_cancel_check(job.id, lease),
-            resize=hp.resize,
+            should_stop=_cancel_check(job.id, lease, deadline),
+            resize=None if inputs.packed else hp.resize,
         )
     except TrainingCancelled:
         if lease.lost.is_set():
@@ -156,8 +169,8 @@ def _train_and_finish(job: TrainingJob, recorder: JobRecorder, lease: Lease) -> 
     # Only the worker holding the job evaluates it, registers its model and says it succeeded.
     if not holds(JOBS, job.id, token):
         return "taken over by another worker"
-    artifact = f"{job.directory}/model.tar.gz"
-    _evaluate(job, media / artifact, versions / "val.rec", recorder)
+    artifact = f"{job.directory}/{media.ARTIFACT_NAME}"
+    _evaluate(job, media.absolute(artifact), inputs.validation_rec, recorder)
     if not holds(JOBS, job.id, token):  # taken for dead while evaluating: the other worker registers it
         return "taken over by another worker"
     from webapp.registry.services import model_register_trained
@@ -170,19 +183,37 @@ def _train_and_finish(job: TrainingJob, recorder: JobRecorder, lease: Lease) -> 
     model = model_register_trained(job=job)
     recorder(Log(f"Model {model.name} holds {kept_reason}"))
     recorder(Log(f"Model {model.name} is ready to predict: POST /endpoints/{model.name}/invocations"))
+    if api:
+        try:
+            uri = stages.upload(job, api, media.absolute(artifact))
+        except Exception as error:  # the store refused or went away: the job cannot say Completed
+            log.warning("job %s: uploading its model failed", job.id, exc_info=True)
+            _finish(job, recorder, TrainingJob.State.FAILED, f"ClientError: uploading the model failed: {error}",
+                    lease=token)
+            return TrainingJob.State.FAILED
+        recorder(Log(f"Model written to {uri}"))
     if not _finish(job, recorder, TrainingJob.State.SUCCEEDED, artifact=artifact, progress=1.0, eta=0, lease=token):
         return "taken over by another worker"
     return TrainingJob.State.SUCCEEDED
 
 
+def _version_inputs(job: TrainingJob):
+    """A browser job's data: its frozen version's records; its base model, an upload or another job's."""
+    from webapp.sagemaker.stages import Inputs
+
+    versions = media.version_dir(job.version)
+    return Inputs(train_rec=versions / "train.rec", validation_rec=versions / "val.rec",
+                  base_model=media.absolute(job.base_artifact) if job.base_artifact else None, packed=False)
+
+
 def _evaluate(job: TrainingJob, artifact: Path, validation_rec: Path, recorder: JobRecorder) -> None:
     """Confusion matrix and per-class figures on the validation split, kept with the job."""
-    from classifier.evaluation import evaluate
+    from classifier.evaluation import evaluate_artifact
 
     from webapp.training.models import Evaluation
 
     try:
-        result = evaluate(artifact, validation_rec)
+        result = evaluate_artifact(artifact, validation_rec)
     except Exception as error:  # the model stands without its report; say why there is none
         log.exception("evaluating job %s failed", job.id)
         recorder(Log(f"Evaluation failed: {error}"))

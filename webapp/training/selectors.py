@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import Least
 from django.shortcuts import get_object_or_404
 
+from webapp.core import media
 from webapp.training.models import TrainingJob
 from webapp.training.presets import Preset, VersionShape, basis_of, duration, presets_for, speed_from_table
 
@@ -140,6 +140,11 @@ def evaluation_for_page(*, job: TrainingJob) -> dict | None:
     if evaluation is None:
         return None
     data = dict(evaluation.data)
+    if not job.version_id:  # an API job's images are in S3, not in a dataset: no thumbnails to tie them to
+        data["predictions"] = sorted(({**row, "image": None, "thumbnail": None,
+                                       "correct": row["labels"] == row["predicted"]} for row in data["predictions"]),
+                                     key=lambda r: (r["correct"], -r["confidence"]))
+        return {**data, "dataset": None, "class_ids": {}}
     stored = dict(job.version.items.values_list("index", "stored"))
     images = dict(Image.objects.filter(dataset_id=job.version.dataset_id, stored__in=stored.values())
                   .values_list("stored", "id"))
@@ -157,11 +162,9 @@ def evaluation_for_page(*, job: TrainingJob) -> dict | None:
 def kept_checkpoint(*, job: TrainingJob) -> dict | None:
     """What a stopped job kept on disk: ``epoch``, the epochs finished (the resume point), and
     ``model_epoch``, the epoch whose weights a model made now would hold (None if none was kept)."""
-    from django.conf import settings
-
     from classifier import artifacts, checkpoints
 
-    work = Path(settings.MEDIA_ROOT) / job.directory / "work"
+    work = media.job_work_dir(job)
     found = checkpoints.latest(work / "checkpoints")
     if found is None:
         return None

@@ -9,9 +9,10 @@ from django.db import transaction
 
 from classifier.errors import HyperparameterError
 from classifier.hyperparameters import parse_hyperparameters
+from webapp.core import media
 from webapp.core.errors import ServiceError
 from webapp.datasets.models import DatasetVersion
-from webapp.training.models import TrainingJob
+from webapp.training.models import TrainingJob, browser_job_name
 from webapp.training.tasks import train_job
 
 # Filled in from the frozen version, never by hand.
@@ -26,7 +27,7 @@ class InvalidHyperparameters(ServiceError):
 
 def pretrained_depths() -> list[int]:
     """The ImageNet depths whose model-zoo checkpoints are in the model store."""
-    from classifier.hyperparameters import IMAGENET_DEPTHS
+    from classifier.resnet_depths import IMAGENET_DEPTHS
 
     return [depth for depth in IMAGENET_DEPTHS if pretrained_available(depth)]
 
@@ -124,6 +125,8 @@ def job_create(*, owner, version: DatasetVersion, hyperparameters: dict, mode: s
         base_model_check(base_artifact=base_artifact, hyperparameters=full)
     job = TrainingJob.objects.create(owner=owner, version=version, mode=mode, base_artifact=base_artifact,
                                      hyperparameters=full)
+    job.name = browser_job_name(version.dataset.name, version.number, job.id)  # describable through SageMaker's API
+    job.save(update_fields=["name"])
     transaction.on_commit(partial(train_job.delay, job.id))
     return job
 
@@ -132,14 +135,13 @@ def base_model_store(*, owner, upload) -> str:
     """Keep an uploaded SageMaker ``model.tar.gz`` for incremental training, once its layout checks out.
     Returns its path under MEDIA_ROOT."""
     import shutil
-    import uuid
 
     from classifier import artifacts
     from classifier.errors import ArtifactError
     from webapp.datasets.services.storage import upload_save
 
-    relative = f"uploads/{owner.id}/models/{uuid.uuid4().hex}/model.tar.gz"
-    target = upload_save(upload, Path(settings.MEDIA_ROOT) / relative)
+    relative = media.new_base_model_relative(owner.id)
+    target = upload_save(upload, media.absolute(relative))
     try:  # headers and JSON files only, within the import caps: the training worker unpacks it
         artifacts.list_artifact(target, max_unpacked_bytes=settings.MODEL_MAX_UNPACKED_BYTES,
                                 max_members=settings.MODEL_MAX_FILES)
@@ -154,7 +156,7 @@ def base_model_check(*, base_artifact: str, hyperparameters: dict[str, str]) -> 
     from classifier import artifacts
     from classifier.hyperparameters import architecture_mismatch
 
-    model = artifacts.list_artifact(Path(settings.MEDIA_ROOT) / base_artifact,  # nothing unpacked in the request
+    model = artifacts.list_artifact(media.absolute(base_artifact),  # nothing unpacked in the request
                                     max_unpacked_bytes=settings.MODEL_MAX_UNPACKED_BYTES,
                                     max_members=settings.MODEL_MAX_FILES)
     problems = architecture_mismatch(artifacts.architecture_of(model), hyperparameters)

@@ -8,8 +8,9 @@ from django.conf import settings
 
 from classifier import lst, pack
 from webapp.core.leases import BUILDS, Lease, claim, requeue_stale
+from webapp.core.notices import Throttle, notify
 from webapp.datasets.models import DatasetVersion, Split
-from webapp.datasets.services.versions import version_directory, version_item_paths
+from webapp.datasets.services.versions import version_directory, version_files, version_item_paths
 from webapp.training.recording import shown
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,22 @@ def version_build(*, version_id: int, worker: str = "worker") -> str:
     token = claim(BUILDS, version_id, worker=worker, error="")
     if not token:
         return "building elsewhere"
+    _notify(version_id)
     with Lease(BUILDS, version_id, token):
-        return _build(version, token)
+        try:
+            return _build(version, token)
+        finally:
+            _notify(version_id)  # ready or failed (or taken over: what the row says now)
+
+
+def _notify(version_id: int, **changes) -> None:
+    """The version's row as its owner's pages draw it (webapp/core/notices.py), with ``changes`` over it."""
+    version = DatasetVersion.objects.select_related("dataset").filter(id=version_id).first()
+    if version is None:
+        return
+    notify(version.dataset.owner_id, {"type": "version", "version": version.id, "status": version.status,
+                                      "progress": version.progress, "error": version.error,
+                                      "files": sorted(version_files(version)), **changes})
 
 
 def _build(version: DatasetVersion, token: str) -> str:
@@ -51,6 +66,7 @@ def _build(version: DatasetVersion, token: str) -> str:
     media = Path(settings.MEDIA_ROOT)
     stored = {item.index: media / item.stored for item in version.items.only("index", "stored")}
     done_before = 0
+    throttle = Throttle()
     try:
         for split, name in ((Split.TRAIN, "train"), (Split.VALIDATION, "val")):
             entries = _entries(version, split, paths)
@@ -62,6 +78,8 @@ def _build(version: DatasetVersion, token: str) -> str:
 
             def progress(done: int, _: int, offset=done_before) -> None:
                 mine.update(progress=(offset + done) / max(total, 1))
+                if throttle.due():
+                    _notify(version.id)
 
             # A dead worker's .partial files are written over from their start.
             report = pack.pack_list(lst_path, media, rec_path=rec, pass_through=True, pack_label=version.multi_label,
@@ -84,4 +102,5 @@ def _build(version: DatasetVersion, token: str) -> str:
 
 def versions_requeue_stale() -> list[int]:
     """Builds whose worker stopped beating go back to the queue (or fail past WORK_MAX_ATTEMPTS)."""
-    return requeue_stale(BUILDS, resuming="building it again, keeping the splits already packed")
+    return requeue_stale(BUILDS, resuming="building it again, keeping the splits already packed",
+                         on_change=lambda row, status, error: _notify(row.id, status=status, error=error))

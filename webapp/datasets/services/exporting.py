@@ -1,13 +1,12 @@
 """A version's images back out as a zip of class folders, built once and kept beside its .rec."""
 from __future__ import annotations
 
-import os
 import re
 import zipfile
 from pathlib import Path
 
-from django.conf import settings
-
+from classifier.files import atomic_write
+from webapp.core import media
 from webapp.datasets.models import DatasetVersion
 from webapp.datasets.services.versions import version_directory, version_item_paths
 
@@ -37,12 +36,11 @@ def version_images_zip(version: DatasetVersion) -> Path:
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(".images.zip.partial")
-    media = Path(settings.MEDIA_ROOT)
     paths = version_item_paths(version)
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:  # JPEG/PNG do not shrink
+    # Two downloads may build it at once: each under its own temporary name, the last rename wins.
+    with atomic_write(target, unique=True) as out, \
+            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:  # JPEG/PNG do not shrink
         for item in version.items.all().iterator():
             for path in paths[item.index]:
-                archive.write(media / item.stored, zip_member_name(item.split, path))
-    os.replace(partial, target)
+                archive.write(media.absolute(item.stored), zip_member_name(item.split, path))
     return target

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +11,9 @@ from pathlib import Path
 from django.conf import settings
 from PIL import Image as Pillow
 from PIL import ImageOps, UnidentifiedImageError
+
+from classifier.files import write_bytes_atomic
+from webapp.core import media
 
 EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png"}
 _EXIF_ORIENTATION = 0x0112
@@ -106,15 +107,11 @@ def _thumbnail(image: Pillow.Image) -> bytes:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write under a temporary name and rename, so a crash never leaves half a file."""
+    """Write under a temporary name and rename, so a crash never leaves half a file. The name is the
+    writer's own: the same image uploaded twice at once is written by two requests."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    os.replace(partial, path)
+    write_bytes_atomic(path, data, unique=True)
 
 
 def storage_paths(dataset_id: int, sha256: str, format_: str) -> tuple[str, str]:
-    base = f"datasets/{dataset_id}"
-    return (f"{base}/images/{sha256[:2]}/{sha256}{EXTENSIONS[format_]}",
-            f"{base}/thumbs/{sha256[:2]}/{sha256}.jpg")
+    return media.image_relatives(dataset_id, sha256, EXTENSIONS[format_])

@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 
 from classifier import archives, lst, recordio
 from classifier.errors import ClassifierError
+from webapp.core import media
 from webapp.datasets.models import Dataset, Image
 from webapp.datasets.services.classes import class_get_or_create, class_name_problem
 from webapp.datasets.services.images import Rejected, check_image, storage_paths, too_large, write_atomically
@@ -90,7 +91,7 @@ class _Ingestor:
         self.dataset = dataset
         self.report = report
         self.class_names = class_names or []
-        self.media = Path(settings.MEDIA_ROOT)
+        self.media = media.root()
         self.known = dict(dataset.images.values_list("sha256", "file_name"))
 
     def label_name(self, index: int) -> str:

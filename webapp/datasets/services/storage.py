@@ -4,11 +4,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from django.conf import settings
+from webapp.core import media
 
 
 def dataset_directory(dataset_id: int) -> Path:
-    return Path(settings.MEDIA_ROOT) / "datasets" / str(dataset_id)
+    return media.dataset_dir(dataset_id)
 
 
 def dataset_files_delete(*, dataset_id: int) -> None:

@@ -7,10 +7,10 @@ from collections import Counter
 from functools import partial
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
+from webapp.core import media
 from webapp.core.errors import ServiceError
 from webapp.datasets.models import Dataset, DatasetVersion, Split, VersionItem
 from webapp.datasets.services.labeling import split_unassigned
@@ -47,7 +47,7 @@ def version_freeze(*, dataset: Dataset) -> DatasetVersion:
     number = (dataset.versions.aggregate(m=Max("number"))["m"] or 0) + 1
     version = DatasetVersion.objects.create(
         dataset=dataset, number=number, multi_label=dataset.multi_label, class_names=[c.name for c in classes],
-        directory=f"datasets/{dataset.id}/versions/{number}", auto_split=auto_split,
+        directory=media.version_relative(dataset.id, number), auto_split=auto_split,
     )
     items, images_per_split, per_class = [], Counter(), {"train": Counter(), "val": Counter()}
     for index, image in enumerate(images):
@@ -68,7 +68,7 @@ def version_freeze(*, dataset: Dataset) -> DatasetVersion:
 
 
 def version_directory(version: DatasetVersion) -> Path:
-    return Path(settings.MEDIA_ROOT) / version.directory
+    return media.version_dir(version)
 
 
 def version_files(version: DatasetVersion) -> dict[str, Path]:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from classifier.inference import Predictor
-from classifier.serving import MicroBatcher, ModelCache
+from classifier.batched_prediction import MicroBatcher, ModelCache
 from tests.support.network import free_port
 from tests.support import REPO
 

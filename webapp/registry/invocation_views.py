@@ -3,8 +3,9 @@
 ``POST /endpoints/<name>/invocations`` is what boto3's ``sagemaker-runtime`` calls given an
 ``endpoint_url``, so the model's name is the EndpointName; ``POST /invocations`` answers with the
 user's default model, or the one named by ``X-Amzn-SageMaker-Target-Model`` (boto3's TargetModel).
-The caller is known by the API token, sent as ``Authorization: Token <key>`` or as the access key
-of an AWS SigV4 signature (``aws_access_key_id=<key>``), so an unchanged SageMaker client works.
+The caller signs with AWS SigV4 using an access key made on the account page (``aws_access_key_id`` and
+``aws_secret_access_key``), verified as AWS verifies it (webapp/aws/sigv4.py), so an unchanged SageMaker
+client works; ``Authorization: Token <API token>`` is taken too, for curl.
 
 These views are async: a request waiting for a serving worker holds no thread, so many wait at
 once and the worker answers them in one batch. Checks that need no model run before the body is
@@ -19,10 +20,8 @@ it cannot take or give). The browser's own prediction endpoint keeps the JSON AP
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
-from pathlib import Path
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -31,12 +30,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
-from classifier.invocation import InvocationError, check_image, check_pixels, check_request, render
-from webapp.registry import serving_client
-from webapp.registry.models import Model
+from classifier.invocation_contract import InvocationError, check_image, check_pixels, check_request, render
+from webapp.aws import sigv4
+from webapp.aws.errors import AwsError
+from webapp.core import media
+from webapp.registry import serving_worker_client
+from webapp.registry.models import RegisteredModel
 
 TARGET_MODEL = "X-Amzn-SageMaker-Target-Model"
-_SIGV4 = re.compile(r"^AWS4-HMAC-SHA256\s+Credential=([^/,\s]+)/")
+SIGNING_NAME = "sagemaker"  # what botocore's sagemaker-runtime signs for
 log = logging.getLogger(__name__)
 
 
@@ -80,27 +82,37 @@ def sagemaker_error(error: InvocationError) -> JsonResponse:
     return _request_id(response)
 
 
-def api_key(header: str) -> str | None:
+def api_token(header: str) -> str | None:
     scheme, _, rest = header.partition(" ")
     if scheme in ("Token", "Bearer") and rest.strip():
         return rest.strip()
-    match = _SIGV4.match(header)
-    return match.group(1) if match else None
+    return None
 
 
-def unauthenticated(key_sent: bool) -> Refused:
-    """The 401 for a caller with no API key, or (``key_sent``) with one that names nobody."""
+def unauthenticated(key_sent: bool, *, signed: bool = False) -> Refused:
+    """The refusal for a caller with no credentials, or (``key_sent``) with an API token or (``signed``) an
+    access key that names nobody: the latter in AWS's words, 403."""
+    if signed:
+        error = sigv4.unknown_key(SIGNING_NAME)
+        return Refused(error.status, error.code, error.message)
     if key_sent:
         return Refused(401, "UnrecognizedClientException", "the API token is not valid; see your account page for yours")
     return Refused(401, "MissingAuthenticationTokenException",
-                   "authentication required: send 'Authorization: Token <your API token>', "
-                   "or sign with AWS SigV4 using your API token as the access key")
+                   "authentication required: sign with AWS SigV4 using an access key from your account page "
+                   "(boto3 does), or send 'Authorization: Token <your API token>'")
 
 
 async def _token_user(request: HttpRequest):
+    """The caller of a SigV4-signed request (the signature verified over the body), or of an API token."""
     from webapp.accounts.services import user_for_api_key
 
-    key = api_key(request.headers.get("Authorization", ""))
+    header = request.headers.get("Authorization", "")
+    if sigv4.is_signed(header, request.META.get("QUERY_STRING", "")):
+        try:
+            return (await sync_to_async(sigv4.verify_django)(request, service=SIGNING_NAME)).user
+        except AwsError as error:
+            raise Refused(error.status, error.code, error.message) from None
+    key = api_token(header)
     if key is None:
         raise unauthenticated(False)
     user = await sync_to_async(user_for_api_key)(key)
@@ -109,8 +121,8 @@ async def _token_user(request: HttpRequest):
     return user
 
 
-async def _model(user, *, name: str | None = None, model_id: int | None = None) -> Model:
-    owned = Model.objects.filter(owner=user)
+async def _model(user, *, name: str | None = None, model_id: int | None = None) -> RegisteredModel:
+    owned = RegisteredModel.objects.filter(owner=user)
     if model_id is not None:
         model = await owned.filter(id=model_id).afirst()
         missing = f"no model {model_id}"
@@ -124,10 +136,10 @@ async def _model(user, *, name: str | None = None, model_id: int | None = None) 
         missing = "no default model: name one with /endpoints/<name>/invocations or X-Amzn-SageMaker-Target-Model"
     if model is None:
         raise Refused(404, "ValidationError", missing)
-    if model.state == Model.State.VALIDATING:
+    if model.state == RegisteredModel.State.VALIDATING:
         raise Refused(409, "ModelNotReadyException",
                       f"model {model.name} is still being checked by a worker; try again in a few seconds")
-    if model.state != Model.State.READY:
+    if model.state != RegisteredModel.State.READY:
         raise Refused(409, "ValidationError",
                       f"model {model.name} is {model.state}" + (f": {model.reason}" if model.reason else ""))
     return model
@@ -140,22 +152,30 @@ def _length(request: HttpRequest) -> int | None:
         return None
 
 
-async def _answer(model: Model, body: bytes) -> serving_client.Reply:
-    artifact = str(Path(settings.MEDIA_ROOT, model.artifact).resolve())
+def _checked_body(request: HttpRequest) -> bytes:
+    """The body, once it is known to be an image of a size and pixel count a model may be given."""
+    body = request.body
+    check_image(body, settings.INVOCATION_MAX_BYTES)
+    check_pixels(body, settings.INVOCATION_MAX_PIXELS)
+    return body
+
+
+async def _answer(model: RegisteredModel, body: bytes) -> serving_worker_client.Reply:
+    artifact = str(media.artifact_path(model).resolve())
     try:
         # By owner: the serving workers take turns between users, so one user's backlog waits for itself.
-        reply = await serving_client.predict(artifact, body, owner=str(model.owner_id))
-    except serving_client.ServingUnavailable as error:
+        reply = await serving_worker_client.predict(artifact, body, owner=str(model.owner_id))
+    except serving_worker_client.ServingUnavailable as error:
         raise Refused(503, "ServiceUnavailable", str(error)) from None
     if reply.error:
         # A worker's reason may quote the artifact's path: the caller knows the model by its name.
         reason = reply.error.replace(artifact, f"model {model.name}").replace(
-            str(Path(settings.MEDIA_ROOT).resolve()), "<media>")
+            str(media.root().resolve()), "<media>")
         raise InvocationError(400 if reply.kind == "image" else 500, reason)
     return reply
 
 
-def _timing(response: HttpResponse, reply: serving_client.Reply, started: float) -> HttpResponse:
+def _timing(response: HttpResponse, reply: serving_worker_client.Reply, started: float) -> HttpResponse:
     # Beside SageMaker's answer, never in it: what the batch was and what it cost.
     response["X-IC-Batch-Size"] = str(reply.batch_size)
     response["X-IC-Model-Ms"] = f"{reply.model_ms:.2f}"
@@ -174,10 +194,7 @@ async def invocations(request: HttpRequest, name: str | None = None) -> HttpResp
                              settings.INVOCATION_MAX_BYTES)
         user = await _token_user(request)
         model = await _model(user, name=name or request.headers.get(TARGET_MODEL))
-        body = request.body
-        check_image(body, settings.INVOCATION_MAX_BYTES)
-        check_pixels(body, settings.INVOCATION_MAX_PIXELS)
-        reply = await _answer(model, body)
+        reply = await _answer(model, _checked_body(request))
     except InvocationError as error:
         return sagemaker_error(error)
     except Exception:
@@ -193,10 +210,10 @@ async def ping(request: HttpRequest) -> JsonResponse:
     """Health for load balancers, as SageMaker's container gives it: open to all, and it names nothing."""
     if request.method not in ("GET", "HEAD"):
         return sagemaker_error(Refused(405, "ValidationError", "GET /ping"))
-    alive = await serving_client.workers()
+    alive = await serving_worker_client.workers()
     response = JsonResponse({"status": "ok" if alive else "no serving worker", "serving_workers": len(alive),
                              **({} if alive else {"message": "no serving worker is running; start one with "
-                                                             "`python -m workers.serving`"})},
+                                                             "`python -m workers.serving_worker`"})},
                             status=200 if alive else 503)
     if not alive:
         response["x-amzn-ErrorType"] = "ServiceUnavailable"
@@ -221,10 +238,7 @@ async def predict(request: HttpRequest, model_id: int) -> HttpResponse:
                 raise InvocationError(403, "CSRF check failed: reload the page")
         check_request(request.headers.get("Content-Type"), None, _length(request), settings.INVOCATION_MAX_BYTES)
         model = await _model(user, model_id=model_id)
-        body = request.body
-        check_image(body, settings.INVOCATION_MAX_BYTES)
-        check_pixels(body, settings.INVOCATION_MAX_PIXELS)
-        reply = await _answer(model, body)
+        reply = await _answer(model, _checked_body(request))
     except InvocationError as error:
         return _error(error)
     try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from webapp.registry.serving_protocol import ENQUEUE, TURNS, WORKER_PREFIX, Request, queue_key, reply_key
+from webapp.registry.serving_queues import ENQUEUE, TURNS, WORKER_PREFIX, Request, queue_key, reply_key
 
 _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -50,7 +50,7 @@ async def predict(artifact: str, image: bytes, *, owner: str = "", timeout: floa
     timeout = timeout or settings.SERVING_TIMEOUT_SECONDS
     client = _client()
     if not await _any_worker(client):
-        raise ServingUnavailable("no serving worker is running; start one with `python -m workers.serving`")
+        raise ServingUnavailable("no serving worker is running; start one with `python -m workers.serving_worker`")
     request = Request(id=uuid.uuid4().hex, artifact=artifact, deadline=time.time() + timeout, image=image, owner=owner)
     raw = request.encode()
     await client.eval(ENQUEUE, 2, queue_key(owner), TURNS, raw, owner)
@@ -58,7 +58,7 @@ async def predict(artifact: str, image: bytes, *, owner: str = "", timeout: floa
     if got is None:
         await client.lrem(queue_key(owner), 1, raw)  # still queued: no worker is there to take it
         raise ServingUnavailable(f"no serving worker answered within {timeout:g} s; "
-                                 "start one with `python -m workers.serving`")
+                                 "start one with `python -m workers.serving_worker`")
     return Reply(**json.loads(got[1]))
 
 

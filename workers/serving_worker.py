@@ -1,8 +1,8 @@
-"""``python -m workers.serving``: a serving worker, answering the web app's prediction requests.
+"""``python -m workers.serving_worker``: a serving worker, answering the web app's prediction requests.
 
 It keeps models loaded (an LRU within ``--memory-mb``), takes every request waiting (up to
 ``--max-batch``, waiting ``--batch-window-ms`` for more), taking turns between the users who have
-some waiting (see webapp/registry/serving_protocol.py), groups them by model and answers each group with
+some waiting (see webapp/registry/serving_queues.py), groups them by model and answers each group with
 one forward pass. Run as many as the machines allow: they share the queues.
 It needs only Redis and the media files, never the database.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import redis
 
-from webapp.registry.serving_protocol import (HEARTBEAT_TTL_SECONDS, QUEUE, REPLY_TTL_SECONDS, TAKE, TURNS,
+from webapp.registry.serving_queues import (HEARTBEAT_TTL_SECONDS, QUEUE, REPLY_TTL_SECONDS, TAKE, TURNS,
                                               WORKER_PREFIX, Request, encode_reply, reply_key)
 
 log = logging.getLogger("icstudio.serving")
@@ -31,7 +31,7 @@ class ServingWorker:
     def __init__(self, redis_url: str, *, memory_bytes: int = 2 << 30, max_batch: int = 32, window: float = 0.002,
                  name: str | None = None):
         from classifier.inference import default_context
-        from classifier.serving import ModelCache
+        from classifier.batched_prediction import ModelCache
 
         self.redis = redis.Redis.from_url(redis_url, socket_keepalive=True)
         self._take_one = self.redis.register_script(TAKE)
@@ -121,7 +121,7 @@ class ServingWorker:
 
     def answer(self, requests: list[Request]) -> None:
         from classifier.errors import ClassifierError
-        from classifier.serving import predict_each
+        from classifier.batched_prediction import predict_each
 
         by_model: dict[str, list[Request]] = defaultdict(list)
         for request in requests:
@@ -151,7 +151,7 @@ class ServingWorker:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workers.serving", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m workers.serving_worker", description=__doc__.splitlines()[0])
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--memory-mb", type=int, default=int(os.environ.get("SERVING_MEMORY_MB", 2048)),
                         help="models kept loaded, least recently used evicted first")

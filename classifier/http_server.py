@@ -26,9 +26,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from classifier.invocation import (MAX_PAYLOAD_BYTES, MAX_PIXELS, InvocationError, check_image, check_pixels,
+from classifier.invocation_contract import (MAX_PAYLOAD_BYTES, MAX_PIXELS, InvocationError, check_image, check_pixels,
                                    check_request, render)
-from classifier.serving import MicroBatcher
+from classifier.batched_prediction import MicroBatcher
 
 log = logging.getLogger(__name__)
 _DRAIN_LIMIT = 64 << 20

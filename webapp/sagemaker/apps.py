@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SageMakerConfig(AppConfig):
+    name = "webapp.sagemaker"
+    label = "sagemaker"
