@@ -2,17 +2,11 @@
 store's settings, a real Celery worker (tests/conftest.py) and boto3 configured only by environment variables."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-
 import pytest
 
-from tests.support import REPO
-from tests.support.aws import aws_environment
-from tests.support.databases import TEST_REDIS, database_url
+from tests.support.aws import configure_by_environment
+from tests.support.databases import TEST_REDIS
+from tests.support.web import web_server
 
 
 @pytest.fixture(autouse=True)
@@ -33,41 +27,16 @@ def store_settings(settings, s3_store):
 
 
 @pytest.fixture
-def studio(settings, media, transactional_db, store_settings):
-    """IC Studio's real ASGI server (uvicorn) on the test database and the test store."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    store = store_settings
-    env = {**os.environ, "DATABASE_URL": database_url(settings.DATABASES["default"]), "MEDIA_ROOT": str(media),
-           "REDIS_URL": TEST_REDIS, "S3_ENDPOINT_URL": store.endpoint_url, "S3_ACCESS_KEY_ID": store.access_key_id,
-           "S3_SECRET_ACCESS_KEY": store.secret_access_key, "S3_REGION": store.region}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "webapp.config.asgi:application", "--port", str(port),
-                               "--no-access-log"], cwd=REPO, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=20)
+def studio(settings, media, transactional_db, store_settings, s3_store):
+    """IC Studio's real ASGI server (uvicorn) on the test database and the test store, as the launcher sets it."""
+    with web_server(settings, media, env=s3_store.settings_for_children()) as url:
+        yield url
 
 
 @pytest.fixture
 def as_user(monkeypatch, studio):
     """``as_user(user)``: boto3 configured for that user by environment variables alone, as the account page says."""
-    import boto3
-
     def configure(user):
-        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # the next client reads the environment afresh
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        for name, value in aws_environment(user, studio).items():
-            monkeypatch.setenv(name, value)
+        configure_by_environment(monkeypatch, user, studio)
         return user
     return configure

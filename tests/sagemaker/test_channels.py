@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from tests.sagemaker.data import ground_truth_lines, seed_bucket, training_params, upload, user_s3, \
+from tests.support.sagemaker_data import ground_truth_lines, seed_bucket, training_params, upload, user_s3, \
     write_image_folder
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,7 +53,7 @@ def test_lst_format_four_image_channels(as_user, alice, worker, tmp_path):
 
 
 def test_incremental_training_through_the_model_channel(as_user, alice, worker, tmp_path, colour_artifact):
-    from tests.sagemaker.data import write_rec
+    from tests.support.sagemaker_data import write_rec
 
     as_user(alice)
     bucket = "alice-incremental"

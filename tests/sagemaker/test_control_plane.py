@@ -13,7 +13,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.sagemaker.data import seed_bucket, training_params, upload, user_s3, write_rec
+from tests.support.sagemaker_data import seed_bucket, training_params, upload, user_s3, write_rec
 from tests.support.aws import access_key
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ import tarfile
 import boto3
 import pytest
 
-from tests.sagemaker.data import ROLE, seed_bucket, training_params, upload, user_s3, write_rec
+from tests.support.sagemaker_data import ROLE, seed_bucket, training_params, upload, user_s3, write_rec
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

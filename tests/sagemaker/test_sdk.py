@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sagemaker.data import IMAGE_URI, ROLE, TINY, seed_bucket, upload, user_s3, write_rec
+from tests.support.sagemaker_data import IMAGE_URI, ROLE, TINY, seed_bucket, upload, user_s3, write_rec
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

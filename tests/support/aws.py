@@ -31,3 +31,19 @@ def runtime(url: str, key_id: str, secret: str, **config):
 
 def user_runtime(url: str, user, **config):
     return runtime(url, *access_key(user), **config)
+
+
+def configure_by_environment(monkeypatch, user, url: str) -> None:
+    """boto3 set up for ``user`` at ``url`` by environment variables alone, as the account page tells a user:
+    no config or credentials file, no profile, no per-service endpoint; the next client reads it afresh."""
+    import os
+
+    import boto3
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in aws_environment(user, url).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)

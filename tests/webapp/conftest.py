@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REPO
 from tests.support.api import api_client
 from tests.support.browser import CHROMIUM
-from tests.support.databases import TEST_REDIS, database_url
+from tests.support.databases import TEST_REDIS
+from tests.support.web import web_server
 
 
 @pytest.fixture(autouse=True)
@@ -56,34 +56,13 @@ def asgi_server_tls():
 @pytest.fixture
 def asgi_server(settings, media, transactional_db, asgi_server_tls):
     """The real ASGI server (uvicorn: HTTP and WebSockets) on the test database, in a process of its own."""
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": database_url(settings.DATABASES["default"]), "MEDIA_ROOT": str(media),
-           "REDIS_URL": TEST_REDIS}
-    tls = []
+    tls = None
     if asgi_server_tls:
         from tests.support.s3 import self_signed_certificate
 
-        cert, key = self_signed_certificate(Path(media).parent)
-        tls = ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "webapp.config.asgi:application", "--port", str(port),
-                               "--no-access-log", *tls], cwd=REPO, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"{'https' if asgi_server_tls else 'http'}://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=20)
+        tls = self_signed_certificate(Path(media).parent)
+    with web_server(settings, media, tls=tls) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from tests.support.aws import access_key, aws_environment
+from tests.support.aws import access_key, configure_by_environment
 from tests.support.s3 import seaweedfs
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,15 +36,8 @@ def as_user(web, monkeypatch):
     """Point boto3 at the web server as the account page says: environment variables and nothing else."""
     import boto3
 
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-    for name in ("AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-
     def client_of(user):
-        for name, value in aws_environment(user, web).items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+        configure_by_environment(monkeypatch, user, web)
         return boto3.client("s3")
 
     return client_of

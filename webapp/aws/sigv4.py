@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Mapping
@@ -46,12 +46,14 @@ _QUERY_PROTOCOL = frozenset({"iam", "sts", "ec2", "sns", "sqs", "cloudformation"
 
 @dataclass(frozen=True)
 class Caller:
-    """Who signed: the user, the access key row, and the scope they signed for."""
+    """Who signed: the user, the access key row, and the scope they signed for; and the secret, which an
+    aws-chunked upload's chunk signatures are checked with (never shown: repr=False)."""
 
     user: object
     access_key: object
     region: str
     service: str
+    secret: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -286,7 +288,8 @@ def verify(*, method: str, path: str, query_string: str, headers: Mapping[str, s
     if not hmac.compare_digest(expected.encode(), signed.signature.encode()):
         raise _mismatch()
     services.access_key_used(found.access_key)
-    return Caller(user=found.user, access_key=found.access_key, region=signed.region, service=signed.service)
+    return Caller(user=found.user, access_key=found.access_key, region=signed.region, service=signed.service,
+                  secret=found.secret)
 
 
 def verify_django(request, *, service: str | None = None) -> Caller:

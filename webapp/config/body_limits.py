@@ -3,10 +3,11 @@
 Django's ASGIHandler reads and spools the whole body before any middleware or view runs, so a limit or a
 login check there comes after the disk is filled. This ASGI middleware sits in front of it: it finds the
 caller from the headers alone (session cookie, ``Authorization: Token``, or the access key id of an AWS
-SigV4 signature, whose signature the view checks once the body is in), refuses an anonymous body with 401 (an
-unknown access key with AWS's 403) and a declared length over the route's limit with 413 without reading a
-byte, and counts a chunked (or longer than declared) body as it arrives, cutting it off with 413 at the limit. Refusals come in each route family's shape: SageMaker's for the SageMaker
-routes, the JSON API's under ``/api/``, a sign-in redirect or a plain page elsewhere.
+SigV4 signature, whose signature the view checks once the body is in), refuses an anonymous body with 401
+(an unknown access key with AWS's 403) and a declared length over the route's limit with 413 without
+reading a byte, and counts a chunked (or longer than declared) body as it arrives, cutting it off with 413
+at the limit. Refusals come in each route family's shape: SageMaker's for the SageMaker routes, the JSON
+API's under ``/api/``, a sign-in redirect or a plain page elsewhere.
 """
 from __future__ import annotations
 

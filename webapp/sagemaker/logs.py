@@ -6,6 +6,10 @@ Tokens: ``f/<seq>`` (forward: events after that seq) and ``b/<seq>``; at the end
 which is how the SDK's reader knows it has caught up."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
+from django.db.models import Max, Min
+
 from webapp.aws.errors import AwsError
 from webapp.training.models import JobEvent, TrainingJob
 
@@ -32,12 +36,17 @@ def _ms(moment) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _moment(ms) -> datetime:
+    """CloudWatch's milliseconds since the epoch."""
+    return datetime.fromtimestamp(int(ms) / 1000, timezone.utc)
+
+
 def _stream(job: TrainingJob, region: str) -> dict:
     from webapp.sagemaker import arns
 
     name = stream_name(job)
-    times = job.events.filter(kind=JobEvent.Kind.LOG).order_by("seq").values_list("created", flat=True)
-    first, last = times.first(), times.last()
+    times = job.events.filter(kind=JobEvent.Kind.LOG).aggregate(first=Min("created"), last=Max("created"))
+    first, last = times["first"], times["last"]
     row = {"logStreamName": name, "creationTime": _ms(job.started or job.created), "storedBytes": 0,
            "arn": f"arn:aws:logs:{region}:{arns.account_id(job.owner)}:log-group:{GROUP}:log-stream:{name}"}
     if first:
@@ -87,13 +96,9 @@ def get_log_events(caller, request: dict) -> dict:
     limit = max(1, min(int(request.get("limit") or MAX_EVENTS), MAX_EVENTS))
     events = job.events.filter(kind=JobEvent.Kind.LOG)
     if request.get("startTime") is not None:
-        from datetime import datetime, timezone
-
-        events = events.filter(created__gte=datetime.fromtimestamp(int(request["startTime"]) / 1000, timezone.utc))
+        events = events.filter(created__gte=_moment(request["startTime"]))
     if request.get("endTime") is not None:
-        from datetime import datetime, timezone
-
-        events = events.filter(created__lt=datetime.fromtimestamp(int(request["endTime"]) / 1000, timezone.utc))
+        events = events.filter(created__lt=_moment(request["endTime"]))
     token = request.get("nextToken")
     forward = request.get("startFromHead", False)
     if token:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
@@ -18,6 +17,7 @@ from classifier.errors import ClassifierError
 from webapp.core import media
 from webapp.sagemaker import channels
 from webapp.sagemaker.models import ApiJob
+from webapp.training.running import Inputs
 
 MESSAGES = {"Downloading": "Downloading input data",
             "Training": "Training image download completed. Training in progress.",
@@ -46,14 +46,6 @@ def enter(job_id: int, status: str) -> None:
         if status == "Training" and api.training_started is None:
             api.training_started = timezone.now()
         api.save()
-
-
-@dataclass(frozen=True)
-class Inputs:
-    train_rec: Path
-    validation_rec: Path
-    base_model: Path | None
-    packed: bool  # images made into records, resized as they were packed
 
 
 def _safe(relative: str) -> str:
@@ -157,7 +149,7 @@ def _manifest_packed(owner, name: str, channel: dict, manifest: Path, work: Path
 
     image_attribute, label_attribute = channel["DataSource"]["S3DataSource"]["AttributeNames"]
     images = manifest.parent / "images"
-    rows = []
+    rows, owned = [], set()
     for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -172,7 +164,9 @@ def _manifest_packed(owner, name: str, channel: dict, manifest: Path, work: Path
             raise ChannelError(f"the {name} manifest, line {number}: label {label} is outside 0..{hp.num_classes - 1}")
         labels = [1.0 if i in ids else 0.0 for i in range(hp.num_classes)] if hp.multi_label else [float(ids[0])]
         location = channels.s3_location(uri, f"line {number}'s {image_attribute}")
-        _owned(owner, location.bucket, location.uri)
+        if location.bucket not in owned:  # once a bucket, not once an image
+            _owned(owner, location.bucket, location.uri)
+            owned.add(location.bucket)
         suffix = Path(location.key).suffix or ".jpg"
         object_store.download_file(location.bucket, location.key, images / f"{number}{suffix}")
         rows.append("\t".join([str(number), *(f"{v:f}" for v in labels), f"{number}{suffix}"]) + "\n")

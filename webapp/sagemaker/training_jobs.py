@@ -129,12 +129,16 @@ def create_training_job(caller, request: dict) -> dict:
                                              hyperparameters=hyperparameters)
             ApiJob.objects.create(job=job, request=request, region=region, transitions=[
                 {"Status": "Starting", "StartTime": now, "StatusMessage": "Preparing the instances for training"}])
-            for tag in request.get("Tags") or []:
-                Tag.objects.update_or_create(job=job, key=tag["Key"], defaults={"value": tag.get("Value", "")})
+            _tag(job, request.get("Tags") or [])
             transaction.on_commit(partial(train_job.delay, job.id))
     except IntegrityError:  # the same name created at the same moment
         raise _exists(arn) from None
     return {"TrainingJobArn": arn}
+
+
+def _tag(job: TrainingJob, tags: list[dict]) -> None:
+    for tag in tags:
+        Tag.objects.update_or_create(job=job, key=tag["Key"], defaults={"value": tag.get("Value", "")})
 
 
 def _exists(arn: str) -> AwsError:
@@ -180,13 +184,14 @@ def list_training_jobs(caller, request: dict) -> dict:
     ascending = request.get("SortOrder") == "Ascending"
     key = "name" if request.get("SortBy") == "Name" else "created"
     jobs = jobs.order_by(key if ascending else f"-{key}", "id")
-    rows = [summary(job, region=caller.region) for job in jobs]
+    jobs = list(jobs)
     if request.get("StatusEquals"):
-        rows = [row for row, job in zip(rows, jobs) if training_job_status(job) == request["StatusEquals"]]
+        jobs = [job for job in jobs if training_job_status(job) == request["StatusEquals"]]
     start = int(request.get("NextToken") or 0)
     limit = max(1, min(int(request.get("MaxResults") or 10), 100))
-    answer = {"TrainingJobSummaries": rows[start:start + limit]}
-    if start + limit < len(rows):
+    # Only the page asked for is summarised.
+    answer = {"TrainingJobSummaries": [summary(job, region=caller.region) for job in jobs[start:start + limit]]}
+    if start + limit < len(jobs):
         answer["NextToken"] = str(start + limit)
     return answer
 
@@ -201,8 +206,7 @@ def _job_by_arn(caller, arn: str) -> TrainingJob:
 def add_tags(caller, request: dict) -> dict:
     _require(request, "ResourceArn", "Tags")
     job = _job_by_arn(caller, request["ResourceArn"])
-    for tag in request["Tags"]:
-        Tag.objects.update_or_create(job=job, key=tag["Key"], defaults={"value": tag.get("Value", "")})
+    _tag(job, request["Tags"])
     return {"Tags": request["Tags"]}
 
 

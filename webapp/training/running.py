@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -197,10 +198,17 @@ def _train_and_finish(job: TrainingJob, recorder: JobRecorder, lease: Lease) -> 
     return TrainingJob.State.SUCCEEDED
 
 
-def _version_inputs(job: TrainingJob):
-    """A browser job's data: its frozen version's records; its base model, an upload or another job's."""
-    from webapp.sagemaker.stages import Inputs
+@dataclass(frozen=True)
+class Inputs:
+    """What a job trains on: a browser job's version, or an API job's channels once downloaded."""
+    train_rec: Path
+    validation_rec: Path
+    base_model: Path | None
+    packed: bool  # images made into records, resized as they were packed
 
+
+def _version_inputs(job: TrainingJob) -> Inputs:
+    """A browser job's data: its frozen version's records; its base model, an upload or another job's."""
     versions = media.version_dir(job.version)
     return Inputs(train_rec=versions / "train.rec", validation_rec=versions / "val.rec",
                   base_model=media.absolute(job.base_artifact) if job.base_artifact else None, packed=False)
