@@ -70,7 +70,8 @@ INSTALLED_APPS = [
     "webapp.training",
     "webapp.registry",
     "webapp.s3",  # users' buckets in the S3 store
-    "webapp.sagemaker",  # SageMaker's training API, CloudWatch Logs and STS at POST /
+    "webapp.sagemaker",  # SageMaker's API (training, hosting, transforms, tuning), CloudWatch Logs, STS at POST /
+    "webapp.tuning",  # automatic model tuning: Optuna's search over training jobs
     "webapp.operations",
 ]
 

@@ -65,8 +65,10 @@ class BatchTransform(LeasedWork):
     class Kind(models.TextChoices):
         ZIP = "zip"
         RECORDIO = "rec"
+        S3 = "s3"  # CreateTransformJob: S3 objects in, one <key>.out each back to S3 (webapp/sagemaker/)
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="transforms")
+    name = models.CharField(max_length=63, blank=True)  # SageMaker's TransformJobName, unique per owner when set
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="transforms")
     kind = models.CharField(max_length=3, choices=Kind.choices)
     input_name = models.CharField(max_length=255)  # what the user uploaded, for the page
@@ -83,6 +85,8 @@ class BatchTransform(LeasedWork):
 
     class Meta:
         ordering = ["-created"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], condition=~models.Q(name=""),
+                                               name="unique_transform_name_per_owner")]
 
     @property
     def output(self) -> str:

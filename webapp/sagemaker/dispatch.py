@@ -22,9 +22,12 @@ SERVICES = (*TARGET_PREFIXES, "sts")
 
 def _operations(service: str) -> dict:
     if service == "sagemaker":
-        from webapp.sagemaker.training_jobs import OPERATIONS
-    else:
-        from webapp.sagemaker.logs import OPERATIONS
+        from webapp.sagemaker import hosting, training_jobs, transform_jobs, tuning_jobs
+
+        return {**training_jobs.OPERATIONS, **hosting.OPERATIONS, **transform_jobs.OPERATIONS,
+                **tuning_jobs.OPERATIONS}
+    from webapp.sagemaker.logs import OPERATIONS
+
     return OPERATIONS
 
 
