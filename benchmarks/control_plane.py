@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.processes import free_port, wait_for  # noqa: E402
+from webapp.launch import web_environment  # noqa: E402
 
 
 def start_store(state: Path):
@@ -103,7 +104,7 @@ def s3_section(args, state: Path) -> None:
         # As the launcher runs it (webapp/launch.py).
         web = subprocess.Popen([sys.executable, "-m", "uvicorn", "webapp.config.asgi:application", "--host",
                                 "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-                               cwd=REPO, env=env)
+                               cwd=REPO, env=web_environment(env))
         wait_for(port, web)
         source = state / "train.rec"
         with source.open("wb") as file:

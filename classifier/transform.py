@@ -4,13 +4,17 @@ Each line is ``{"file": name, "prediction": [...]}`` (spec 0.4); an image that c
 gets ``{"file": name, "error": "..."}`` so line N still belongs to image N. Lines go to
 ``<output>.partial`` as they are made; a run that is interrupted continues after the last whole
 line, and the output appears under its own name only when every image has its line.
+
+``transform_sources`` is the same prediction for inputs that each get an answer of their own (SageMaker's
+batch transform: one ``.out`` per S3 object, whether it holds one image or a .rec of them): images of
+several inputs share a forward pass, and each input is handed back whole, in order.
 """
 from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from classifier.archives import ArchiveError, read_zip_member
@@ -78,6 +82,26 @@ def record_items(rec: Path, lst: Path | None = None) -> Iterator[Item]:
             yield Item(names.get(int(header.id), str(int(header.id))), image)
 
 
+def raw_or_packed(record: bytes) -> bytes:
+    """A record's image: im2rec packs an IRHeader before it, other writers frame the image bytes alone."""
+    if record.startswith(_IMAGE_SIGNATURES):
+        return record
+    return unpack_record(record)[1]
+
+
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+
+def rec_items(rec: Path) -> Iterator[Item]:
+    """A .rec's images in file order, named by their position (0-based), as SplitType RecordIO reads them."""
+    with RecordReader(rec) as reader:
+        for position, record in enumerate(reader):
+            try:
+                yield Item(str(position), raw_or_packed(record))
+            except ClassifierError as error:
+                yield Item(str(position), None, str(error))
+
+
 def items_of(path: Path, lst: Path | None = None) -> Iterator[Item]:
     return zip_items(path) if Path(path).suffix.lower() == ".zip" else record_items(path, lst)
 
@@ -127,3 +151,61 @@ def transform(
         if batch:
             flush()
     return skip + done, failed
+
+
+@dataclass
+class Source:
+    """One input that gets one answer: its name and its images (one, or a .rec's records, read lazily)."""
+
+    name: str
+    items: Iterable[Item]
+    answers: list = field(default_factory=list)  # an Answer per item, in order, filled as batches run
+    complete: bool = False  # every item is in a batch
+
+
+def transform_sources(
+    predictor,
+    sources: Iterable[Source],
+    deliver: Callable[[Source], None],
+    *,
+    batch_size: int = 32,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Predict every image of every source, ``batch_size`` images a pass; ``deliver(source)`` once each source's
+    images all have their answers (``source.answers``; an unreadable item's answer carries its error), in
+    input order. ``on_progress(sources delivered)`` follows each batch. Returns the sources delivered."""
+    from classifier.batched_prediction import Answer, predict_each
+
+    delivered = 0
+    waiting: list[Source] = []
+    batch: list[tuple[Source, Item]] = []
+
+    def flush() -> None:
+        nonlocal delivered
+        readable = [item.data for _, item in batch if item.data is not None]
+        answers = iter(predict_each(predictor, readable) if readable else [])
+        for source, item in batch:
+            source.answers.append(next(answers) if item.data is not None else Answer(error=item.error))
+        batch.clear()
+        while waiting and waiting[0].complete:
+            deliver(waiting.pop(0))
+            delivered += 1
+        if on_progress:
+            on_progress(delivered)
+
+    for source in sources:
+        waiting.append(source)
+        items = iter(source.items)
+        item = next(items, None)
+        source.complete = item is None
+        while item is not None:
+            # One item ahead, so a source whose last image is in this batch is handed back with it.
+            following = next(items, None)
+            batch.append((source, item))
+            source.complete = following is None
+            if len(batch) >= batch_size:
+                flush()
+            item = following
+    if waiting:
+        flush()
+    return delivered

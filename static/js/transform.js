@@ -17,7 +17,8 @@
     const failed = document.getElementById("transform-failed");
     failed.hidden = !transform.failed;
     failed.textContent = `${transform.failed} images could not be decoded; their lines carry "error".`;
-    if (transform.state === "succeeded") document.getElementById("transform-output").hidden = false;
+    const output = document.getElementById("transform-output");  // absent for a SageMaker job (its output is in S3)
+    if (transform.state === "succeeded" && output) output.hidden = false;
     if (FINISHED.includes(transform.state)) document.getElementById("transform-cancel")?.remove();
   }
 

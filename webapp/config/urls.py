@@ -15,10 +15,12 @@ urlpatterns = [
     path("", include("webapp.training.urls")),
     path("", include("webapp.registry.urls")),
     path("", include("webapp.operations.urls")),
+    path("", include("webapp.tuning.urls")),
     path("api/", include("webapp.datasets.api_urls")),
     path("api/", include("webapp.accounts.api_urls")),
     path("api/", include("webapp.training.api_urls")),
     path("api/", include("webapp.registry.api_urls")),
+    path("api/", include("webapp.tuning.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Redoc from drf-spectacular-sidecar, in a page of ours with no font CDN: it renders offline.
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema", template_name="api/docs.html"), name="api-docs"),

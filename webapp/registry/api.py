@@ -53,7 +53,10 @@ class TransformSerializer(serializers.ModelSerializer):
                   "cancel_requested", "output", "created", "finished"]
 
     def get_output(self, transform: BatchTransform) -> str | None:
-        return f"/api/transforms/{transform.id}/output/" if transform.state == BatchTransform.State.SUCCEEDED else None
+        # A SageMaker transform job writes its .out files to S3, not a JSON Lines file here.
+        if transform.kind == BatchTransform.Kind.S3 or transform.state != BatchTransform.State.SUCCEEDED:
+            return None
+        return f"/api/transforms/{transform.id}/output/"
 
 
 class TransformInput(serializers.Serializer):

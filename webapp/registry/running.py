@@ -23,7 +23,8 @@ from webapp.registry.models import BatchTransform, RegisteredModel
 from webapp.training.recording import shown
 
 log = logging.getLogger(__name__)
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:/[\w.@+-]+)+/([\w.@+-]+)")
+# Not after ":" or "/": the keys of an s3:// or http:// URL are the user's own names, not a server path.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:/[\w.@+-]+)+/([\w.@+-]+)")
 _MXNET_WHERE = re.compile(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ")  # "[02:40:51] ../src/core/op.cc:73: "
 
 
@@ -144,18 +145,22 @@ def _transform_run(job: BatchTransform, lease: Lease) -> str:
             _notify(job.id)
 
     try:
-        total = count_items(source)
-        mine.update(total=total)
-        _notify(job.id)
-        predictor = Predictor(_media(job.model.artifact))
-        lines, failed = transform(predictor, items_of(source, lst if lst.exists() else None),
-                                  _media(job.output), on_progress=progress)
+        if job.kind == BatchTransform.Kind.S3:
+            lines = _s3_transform(job, mine, progress)
+        else:
+            total = count_items(source)
+            mine.update(total=total)
+            _notify(job.id)
+            predictor = Predictor(_media(job.model.artifact))
+            lines, failed = transform(predictor, items_of(source, lst if lst.exists() else None),
+                                      _media(job.output), on_progress=progress)
     except _TakenOver:
         return "taken over by another worker"
     except _Cancelled:
         done, total = BatchTransform.objects.values_list("done", "total").get(id=job.id)
+        unit = "objects" if job.kind == BatchTransform.Kind.S3 else "images"
         return _transform_finish(mine, job.id, BatchTransform.State.CANCELLED,
-                                 f"cancelled after {done} of {total} images; nothing more is written")
+                                 f"cancelled after {done} of {total} {unit}; nothing more is written")
     except ClassifierError as error:  # the input's or the model's fault, said as the library says it
         log.warning("transform %s failed", job.id, exc_info=True)
         return _transform_finish(mine, job.id, BatchTransform.State.FAILED, _plain(str(error), *names))
@@ -167,6 +172,23 @@ def _transform_run(job: BatchTransform, lease: Lease) -> str:
         log.exception("transform %s failed", job.id)
         return _transform_finish(mine, job.id, BatchTransform.State.FAILED, _unexpected(error, "the transform"))
     return _transform_finish(mine, job.id, BatchTransform.State.SUCCEEDED, "", done=lines, total=lines)
+
+
+def _s3_transform(job: BatchTransform, mine, progress) -> int:
+    """CreateTransformJob's job (webapp/sagemaker/transform_stages.py): S3 objects in, one ``.out`` each back.
+    A model CreateModel made may still be validating: loading it here is the same check."""
+    from classifier.errors import ClassifierError
+    from classifier.inference import Predictor
+
+    from webapp.sagemaker import transform_stages
+
+    model = RegisteredModel.objects.get(id=job.model_id)
+    if model.state == RegisteredModel.State.INVALID:
+        raise ClassifierError(f"ClientError: model {model.name} cannot be loaded: {model.reason}")
+    mine.update(total=transform_stages.started(job))
+    _notify(job.id)
+    predictor = Predictor(_media(model.artifact))
+    return transform_stages.run(job, predictor, on_progress=lambda done: progress(done, 0))
 
 
 def _transform_finish(mine, transform_id: int, state: str, reason: str, **fields) -> str:

@@ -183,6 +183,21 @@ def transform_create(*, owner, model: RegisteredModel, upload, lst_upload=None) 
     return transform
 
 
+def transform_create_s3(*, owner, model: RegisteredModel, name: str, input_name: str, total: int) -> BatchTransform:
+    """A SageMaker transform job's row (CreateTransformJob; what it reads is kept by webapp/sagemaker), queued once
+    the caller's transaction commits. A model still validating is taken: the worker's loading checks it too."""
+    if model.state == RegisteredModel.State.INVALID:
+        raise ServiceError(f"model {model.name} is invalid: {model.reason}", "model")
+    transform = BatchTransform.objects.create(owner=owner, model=model, name=name, kind=BatchTransform.Kind.S3,
+                                              input_name=input_name[:255], directory="", total=total)
+    transform.directory = media.transform_relative(owner.id, transform.id)
+    transform.save(update_fields=["directory"])
+    from webapp.registry.tasks import batch_transform
+
+    transaction.on_commit(lambda: batch_transform.delay(transform.id))
+    return transform
+
+
 def transform_cancel(*, transform: BatchTransform) -> BatchTransform:
     """A queued transform is cancelled at once; a running one stops after the batch it is on (its worker
     looks between batches: webapp/registry/running.py)."""

@@ -15,6 +15,14 @@ def training_job_arn(user, region: str, name: str) -> str:
     return f"arn:aws:sagemaker:{region}:{account_id(user)}:training-job/{name.lower()}"
 
 
+def model_arn(user, region: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{account_id(user)}:model/{name.lower()}"
+
+
+def transform_job_arn(user, region: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{account_id(user)}:transform-job/{name.lower()}"
+
+
 def training_job_name_of(arn: str, user) -> str | None:
     """The job name an ARN of this user's account names, else None."""
     match = _TRAINING_JOB_ARN.match(arn or "")

@@ -20,20 +20,27 @@ IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/image-
                    r"(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})?$")
 
 
-def _require(request: dict, *names: str) -> None:
+def require(request: dict, *names: str) -> None:
+    """AWS's words for a member the request left out."""
     for name in names:
         if request.get(name) in (None, "", [], {}):
             raise invalid(f"1 validation error detected: Value null at '{name[0].lower()}{name[1:]}' failed to satisfy "
                           "constraint: Member must not be null")
 
 
-def _name(request: dict) -> str:
-    _require(request, "TrainingJobName")
-    name = request["TrainingJobName"]
+def job_name(request: dict, member: str) -> str:
+    """The request's ``member`` (TrainingJobName, TransformJobName, ...), checked as SageMaker checks names."""
+    require(request, member)
+    name = request[member]
     if not isinstance(name, str) or not JOB_NAME.match(name):
-        raise invalid(f"1 validation error detected: Value '{name}' at 'trainingJobName' failed to satisfy constraint: "
-                      "Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+        raise invalid(f"1 validation error detected: Value '{name}' at '{member[0].lower()}{member[1:]}' failed to "
+                      "satisfy constraint: Member must satisfy regular expression pattern: "
+                      "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
     return name
+
+
+def _name(request: dict) -> str:
+    return job_name(request, "TrainingJobName")
 
 
 def job_of(user, name: str, *, missing: str = "Could not find requested job with name {name}") -> TrainingJob:
@@ -108,32 +115,52 @@ def _output(request: dict, *, user) -> None:
 
 
 def create_training_job(caller, request: dict) -> dict:
-    from webapp.training.tasks import train_job
+    job = api_job_create(user=caller.user, region=caller.region, request=request)
+    return {"TrainingJobArn": arns.training_job_arn(caller.user, caller.region, job.name)}
 
-    user, region = caller.user, caller.region
-    name = _name(request)
-    _require(request, "RoleArn", "OutputDataConfig", "AlgorithmSpecification", "ResourceConfig", "StoppingCondition")
+
+def api_job_check(*, user, region: str, request: dict, check_data: bool = True) -> tuple[dict[str, str], str]:
+    """What CreateTrainingJob checks of a request besides its name: (the validated hyperparameters, the mode).
+    ``check_data``: the channels' objects and the output bucket too (a tuning job checks them once)."""
+    require(request, "RoleArn", "OutputDataConfig", "AlgorithmSpecification", "ResourceConfig", "StoppingCondition")
     _image(request)
     _resources(request)
+    hyperparameters, mode = _hyperparameters(request, channels.channels_parse(request.get("InputDataConfig")))
+    if check_data:
+        _check_data(request, user=user, region=region)
+    return hyperparameters, mode
+
+
+def _check_data(request: dict, *, user, region: str) -> None:
+    """The channels' objects exist and every bucket named is the caller's: after the cheaper checks."""
     parsed = channels.channels_parse(request.get("InputDataConfig"))
-    hyperparameters, mode = _hyperparameters(request, parsed)
-    arn = arns.training_job_arn(user, region, name)
-    if TrainingJob.objects.filter(owner=user, name__iexact=name).exists():
-        raise _exists(arn)
     channels.channels_check_data(parsed, user=user, role_arn=request["RoleArn"], region=region)
     _output(request, user=user)
+
+
+def api_job_create(*, user, region: str, request: dict, kept_request: dict | None = None) -> TrainingJob:
+    """A training job from a CreateTrainingJob request (a tuning job's trial too), queued once committed.
+    ``kept_request``: what DescribeTrainingJob echoes, if not ``request`` itself."""
+    from webapp.training.tasks import train_job
+
+    name = _name(request)
+    arn = arns.training_job_arn(user, region, name)
+    hyperparameters, mode = api_job_check(user=user, region=region, request=request, check_data=False)
+    if TrainingJob.objects.filter(owner=user, name__iexact=name).exists():
+        raise _exists(arn)
+    _check_data(request, user=user, region=region)
     now = time.time()
     try:
         with transaction.atomic():
             job = TrainingJob.objects.create(owner=user, name=name, version=None, mode=mode,
                                              hyperparameters=hyperparameters)
-            ApiJob.objects.create(job=job, request=request, region=region, transitions=[
+            ApiJob.objects.create(job=job, request=kept_request or request, region=region, transitions=[
                 {"Status": "Starting", "StartTime": now, "StatusMessage": "Preparing the instances for training"}])
             _tag(job, request.get("Tags") or [])
             transaction.on_commit(partial(train_job.delay, job.id))
     except IntegrityError:  # the same name created at the same moment
         raise _exists(arn) from None
-    return {"TrainingJobArn": arn}
+    return job
 
 
 def _tag(job: TrainingJob, tags: list[dict]) -> None:
@@ -204,14 +231,14 @@ def _job_by_arn(caller, arn: str) -> TrainingJob:
 
 
 def add_tags(caller, request: dict) -> dict:
-    _require(request, "ResourceArn", "Tags")
+    require(request, "ResourceArn", "Tags")
     job = _job_by_arn(caller, request["ResourceArn"])
     _tag(job, request["Tags"])
     return {"Tags": request["Tags"]}
 
 
 def list_tags(caller, request: dict) -> dict:
-    _require(request, "ResourceArn")
+    require(request, "ResourceArn")
     job = _job_by_arn(caller, request["ResourceArn"])
     return {"Tags": [{"Key": tag.key, "Value": tag.value} for tag in job.tags.all()]}
 
