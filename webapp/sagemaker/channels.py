@@ -129,11 +129,16 @@ def channels_parse(config) -> Channels:
     return Channels(by_name, "image" if "image" in kinds.values() else "recordio")
 
 
-def no_objects(location: S3Location, role_arn: str, region: str) -> AwsError:
-    """AWS's words for a prefix that holds nothing, or a bucket the caller cannot list."""
+def no_objects(location: S3Location, role_arn: str | None, region: str) -> AwsError:
+    """AWS's words for a prefix that holds nothing, or a bucket the caller cannot list (a transform job names
+    no role, and AWS's words then name none)."""
+    if role_arn:
+        tail = (f', that objects exist under that S3 prefix, and that the role "{role_arn}" has "s3:ListBucket" '
+                f'permissions on bucket "{location.bucket}".')
+    else:
+        tail = " and that objects exist under that S3 prefix."
     return invalid(f'No S3 objects found under S3 URL "{location.uri}" given in input data source. Please ensure that '
-                   f"the bucket exists in the selected region ({region}), that objects exist under that S3 prefix, and "
-                   f'that the role "{role_arn}" has "s3:ListBucket" permissions on bucket "{location.bucket}".')
+                   f"the bucket exists in the selected region ({region})" + tail)
 
 
 def channels_check_data(channels: Channels, *, user, role_arn: str, region: str) -> None:

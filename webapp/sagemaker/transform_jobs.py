@@ -96,11 +96,6 @@ def _output(request: dict, *, user) -> channels.S3Location:
     return location
 
 
-def _no_objects(location: channels.S3Location, region: str) -> AwsError:
-    return invalid(f'No S3 objects found under S3 URL "{location.uri}" given in input data source. Please ensure that '
-                   f"the bucket exists in the selected region ({region}) and that objects exist under that S3 prefix.")
-
-
 def _relative(key: str, prefix: str) -> str:
     """The part of a key that names its output; a prefix that is the whole key leaves its last part."""
     return key[len(prefix):].lstrip("/") or key.rsplit("/", 1)[-1]
@@ -128,7 +123,7 @@ def _manifest_inputs(location: channels.S3Location, *, user, region: str) -> lis
     shape = '[{"prefix": "s3://bucket/prefix/"}, "relative/key", ...]'
     meta = object_store.head(location.bucket, location.key)
     if meta is None:
-        raise _no_objects(location, region)
+        raise channels.no_objects(location, None, region)
     if meta.get("ContentLength", 0) > MAX_MANIFEST_BYTES:
         raise invalid(f"The manifest {location.uri} is larger than {MAX_MANIFEST_BYTES >> 20} MB")
     try:
@@ -141,7 +136,7 @@ def _manifest_inputs(location: channels.S3Location, *, user, region: str) -> lis
         reason = error.message if isinstance(error, AwsError) else error
         raise invalid(f"{location.uri} is not a manifest file ({shape}): {reason}") from None
     if bucket_of(user=user, name=base.bucket) is None or not keys:
-        raise _no_objects(base, region)
+        raise channels.no_objects(base, None, region)
     if len(keys) > MAX_INPUTS:
         raise invalid(f"The manifest {location.uri} lists more than {MAX_INPUTS} objects: split the job")
     return [{"bucket": base.bucket, "key": base.key + key, "name": key.lstrip("/")} for key in keys]
@@ -153,15 +148,15 @@ def _inputs(source: dict, *, user, region: str) -> list[dict]:
 
     location = channels.s3_location(source.get("S3Uri"), "TransformInput.DataSource.S3DataSource.S3Uri")
     if bucket_of(user=user, name=location.bucket) is None:
-        raise _no_objects(location, region)
+        raise channels.no_objects(location, None, region)
     try:
         if source["S3DataType"] == "ManifestFile":
             return _manifest_inputs(location, user=user, region=region)
         inputs = _prefix_inputs(location)
     except botocore.exceptions.ClientError:  # the store lost a bucket its owner still has on record
-        raise _no_objects(location, region) from None
+        raise channels.no_objects(location, None, region) from None
     if not inputs:
-        raise _no_objects(location, region)
+        raise channels.no_objects(location, None, region)
     return inputs
 
 
