@@ -3,7 +3,9 @@
 It keeps models loaded (an LRU within ``--memory-mb``), takes every request waiting (up to
 ``--max-batch``, waiting ``--batch-window-ms`` for more), taking turns between the users who have
 some waiting (see webapp/registry/serving_queues.py), groups them by model and answers each group with
-one forward pass. Run as many as the machines allow: they share the queues.
+one forward pass. Run as many as the machines allow: they share the queues. Between requests it
+also loads the models SageMaker endpoints name, up to each endpoint's instance count of workers, so an
+endpoint is answered warm (webapp/sagemaker/endpoint_states.py).
 It needs only Redis and the media files, never the database.
 """
 from __future__ import annotations
@@ -21,8 +23,8 @@ from pathlib import Path
 
 import redis
 
-from webapp.registry.serving_queues import (HEARTBEAT_TTL_SECONDS, QUEUE, REPLY_TTL_SECONDS, TAKE, TURNS,
-                                              WORKER_PREFIX, Request, encode_reply, reply_key)
+from webapp.registry.serving_queues import (HEARTBEAT_TTL_SECONDS, LOAD_FAILED, QUEUE, REPLY_TTL_SECONDS, TAKE,
+                                              TURNS, WANTED, WORKER_PREFIX, Request, encode_reply, reply_key)
 
 log = logging.getLogger("icstudio.serving")
 
@@ -75,9 +77,45 @@ class ServingWorker:
         if now - self._beat_at < 2:
             return
         self._beat_at = now
+        self._keep_wanted_warm()
         self.redis.set(WORKER_PREFIX + self.name, json.dumps({
             "device": self.device, "models": self.cache.keys, "answered": self.answered, "batches": self.batches,
         }), ex=HEARTBEAT_TTL_SECONDS)
+
+    def _keep_wanted_warm(self) -> None:
+        """Load the endpoints' models that fewer workers hold than their endpoints ask for (InitialInstanceCount),
+        so an endpoint is InService only once a worker can answer it at once. One a worker cannot load is
+        reported once, with the reason, and not tried again until the endpoint is made anew."""
+        wanted = self.redis.hgetall(WANTED)
+        if not wanted:
+            return
+        held = set(self.cache.keys)
+        failed = set(self.redis.hkeys(LOAD_FAILED))
+        missing = [(artifact.decode(), json.loads(value)) for artifact, value in wanted.items()
+                   if artifact.decode() not in held and artifact not in failed]
+        if not missing:
+            return
+        holders = self._holders()
+        for artifact, want in missing:
+            if holders.get(artifact, 0) >= int(want.get("count", 1)):
+                continue
+            try:
+                self.cache.get(Path(artifact))
+                log.info("warmed %s for an endpoint", artifact)
+            except Exception as error:  # any reason a model cannot load is the endpoint's FailureReason
+                log.warning("cannot warm %s: %s", artifact, error)
+                self.redis.hset(LOAD_FAILED, artifact, f"the model cannot be loaded: {error}")
+
+    def _holders(self) -> dict[str, int]:
+        """How many other live workers hold each model (their heartbeats)."""
+        counts: dict[str, int] = defaultdict(int)
+        for key in self.redis.scan_iter(match=WORKER_PREFIX + "*", count=100):
+            if key.decode() == WORKER_PREFIX + self.name:
+                continue
+            beat = self.redis.get(key)
+            for artifact in json.loads(beat).get("models", []) if beat else []:
+                counts[artifact] += 1
+        return counts
 
     def _take(self) -> list[bytes]:
         first = self.redis.blpop([TURNS], timeout=1)

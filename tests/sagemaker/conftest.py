@@ -40,3 +40,22 @@ def as_user(monkeypatch, studio):
         configure_by_environment(monkeypatch, user, studio)
         return user
     return configure
+
+
+@pytest.fixture
+def serving_worker(worker, settings):
+    """A real serving worker (a thread of this process) on the test Redis, with no endpoint left wanted by an
+    earlier test."""
+    import threading
+
+    from webapp.registry.serving_queues import LOAD_FAILED, QUEUE, WANTED
+    from workers.serving_worker import ServingWorker
+
+    settings.REDIS_URL = TEST_REDIS
+    serving = ServingWorker(TEST_REDIS, memory_bytes=512 << 20, window=0.005)
+    serving.redis.delete(QUEUE, WANTED, LOAD_FAILED)
+    thread = threading.Thread(target=serving.run, daemon=True)
+    thread.start()
+    yield serving
+    serving.stop()
+    thread.join(timeout=10)

@@ -11,6 +11,7 @@ The layout is what existing state folders hold, so it must not change without a 
     models/<owner id>/<random>/model.tar.gz                        an imported model
     uploads/<owner id>/models/<random>/model.tar.gz                a base model for incremental training
     transforms/<owner id>/<transform id>/                          a batch transform's input.* and output
+    endpoints/<owner id>/<endpoint id>/model-<model id>.tar.gz      the model an endpoint serves, its own link
 """
 from __future__ import annotations
 
@@ -86,6 +87,16 @@ def new_base_model_relative(owner_id: int) -> str:
 def artifact_path(model) -> Path:
     """A registered model's (or a finished job's) model.tar.gz."""
     return absolute(model.artifact)
+
+
+def endpoint_dir(endpoint) -> Path:
+    return absolute(f"endpoints/{endpoint.owner_id}/{endpoint.id}")
+
+
+def endpoint_artifact_relative(endpoint, model_id: int) -> str:
+    """An endpoint's own link to a model's file: deleting the model (DeleteModel) leaves the endpoint serving,
+    as on AWS, where an endpoint's instances hold their own copy."""
+    return f"endpoints/{endpoint.owner_id}/{endpoint.id}/model-{model_id}.tar.gz"
 
 
 def transform_relative(owner_id: int, transform_id: int) -> str:

@@ -20,8 +20,10 @@ it cannot take or give). The browser's own prediction endpoint keeps the JSON AP
 from __future__ import annotations
 
 import logging
+import random
 import time
 import uuid
+from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -160,17 +162,53 @@ def _checked_body(request: HttpRequest) -> bytes:
     return body
 
 
-async def _answer(model: RegisteredModel, body: bytes) -> serving_worker_client.Reply:
-    artifact = str(media.artifact_path(model).resolve())
+@dataclass(frozen=True)
+class Target:
+    """What answers an invocation: a model's file, the name the caller knows it by, and the production
+    variant (a model named directly is its own endpoint's "AllTraffic")."""
+
+    artifact: str  # absolute and resolved: the serving workers' cache key
+    name: str
+    owner_id: int
+    variant: str = "AllTraffic"
+
+    @classmethod
+    def of_model(cls, model: RegisteredModel) -> Target:
+        return cls(str(media.artifact_path(model).resolve()), f"model {model.name}", model.owner_id)
+
+
+async def _endpoint_target(user, name: str) -> Target | None:
+    """The variant of the user's SageMaker endpoint ``name`` that answers this request (by the variants'
+    weights), or None when no endpoint has that name. While an update warms its new config the old one answers."""
+    from webapp.sagemaker.models import Endpoint
+
+    endpoint = await Endpoint.objects.filter(owner=user, name__iexact=name).afirst()
+    if endpoint is None:
+        return None
+    if endpoint.status in (Endpoint.Status.CREATING, Endpoint.Status.UPDATING):
+        from webapp.sagemaker.endpoint_states import refresh
+
+        endpoint = await sync_to_async(refresh)(endpoint)
+    if endpoint.status not in (Endpoint.Status.IN_SERVICE, Endpoint.Status.UPDATING) or not endpoint.variants:
+        raise Refused(400, "ValidationError", f"Endpoint {endpoint.name} of account {user.username} is not in service "
+                                              f"(it is {endpoint.status})" + (
+                                                  f": {endpoint.failure_reason}" if endpoint.failure_reason else ""))
+    from webapp.sagemaker.endpoint_states import served_path
+
+    weights = [max(float(variant.get("InitialVariantWeight", 1.0)), 0.0) for variant in endpoint.variants]
+    variant = random.choices(endpoint.variants, weights=weights if sum(weights) else None)[0]
+    return Target(served_path(variant), f"endpoint {endpoint.name}", user.id, variant["VariantName"])
+
+
+async def _answer(target: Target, body: bytes) -> serving_worker_client.Reply:
     try:
         # By owner: the serving workers take turns between users, so one user's backlog waits for itself.
-        reply = await serving_worker_client.predict(artifact, body, owner=str(model.owner_id))
+        reply = await serving_worker_client.predict(target.artifact, body, owner=str(target.owner_id))
     except serving_worker_client.ServingUnavailable as error:
         raise Refused(503, "ServiceUnavailable", str(error)) from None
     if reply.error:
         # A worker's reason may quote the artifact's path: the caller knows the model by its name.
-        reason = reply.error.replace(artifact, f"model {model.name}").replace(
-            str(media.root().resolve()), "<media>")
+        reason = reply.error.replace(target.artifact, target.name).replace(str(media.root().resolve()), "<media>")
         raise InvocationError(400 if reply.kind == "image" else 500, reason)
     return reply
 
@@ -193,15 +231,20 @@ async def invocations(request: HttpRequest, name: str | None = None) -> HttpResp
         kind = check_request(request.headers.get("Content-Type"), request.headers.get("Accept"), _length(request),
                              settings.INVOCATION_MAX_BYTES)
         user = await _token_user(request)
-        model = await _model(user, name=name or request.headers.get(TARGET_MODEL))
-        reply = await _answer(model, _checked_body(request))
+        # A SageMaker endpoint of that name first, else the model the name (or the target header) names.
+        target = await _endpoint_target(user, name) if name else None
+        if target is None:
+            target = Target.of_model(await _model(user, name=name or request.headers.get(TARGET_MODEL)))
+        reply = await _answer(target, _checked_body(request))
     except InvocationError as error:
         return sagemaker_error(error)
     except Exception:
         log.exception("invocation failed")
         return sagemaker_error(Refused(500, "InternalFailure", "an internal failure occurred; it is in the server's log"))
     payload, kind = render(reply.probabilities, kind)
-    return _request_id(_timing(HttpResponse(payload, content_type=kind), reply, started))
+    response = _timing(HttpResponse(payload, content_type=kind), reply, started)
+    response["x-Amzn-Invoked-Production-Variant"] = target.variant  # boto3's InvokedProductionVariant
+    return _request_id(response)
 
 
 @login_not_required
@@ -238,7 +281,7 @@ async def predict(request: HttpRequest, model_id: int) -> HttpResponse:
                 raise InvocationError(403, "CSRF check failed: reload the page")
         check_request(request.headers.get("Content-Type"), None, _length(request), settings.INVOCATION_MAX_BYTES)
         model = await _model(user, model_id=model_id)
-        reply = await _answer(model, _checked_body(request))
+        reply = await _answer(Target.of_model(model), _checked_body(request))
     except InvocationError as error:
         return _error(error)
     try:

@@ -32,7 +32,7 @@ def _media(relative: str) -> Path:
     return Path(settings.MEDIA_ROOT) / relative
 
 
-def _plain(text: str, *names: tuple[str, str]) -> str:
+def plain(text: str, *names: tuple[str, str]) -> str:
     """``text`` for the user: known files by the names the user knows (``names``: (path, name) pairs),
     media files by their place there, and any other absolute path (a temporary folder, a library's
     own file) by its last part; one line, since MXNet appends C++ stack traces to its messages."""
@@ -45,14 +45,14 @@ def _plain(text: str, *names: tuple[str, str]) -> str:
 
 def _unexpected(error: Exception, doing: str) -> str:
     kind = type(error).__name__
-    message = _MXNET_WHERE.sub("", _plain(str(error))).removeprefix(f"{kind}: ")
+    message = _MXNET_WHERE.sub("", plain(str(error))).removeprefix(f"{kind}: ")
     return f"{doing} stopped on an unexpected error ({kind}: {message}); the worker's log has the details"
 
 
 def _unreadable(error: OSError, doing: str, *names: tuple[str, str]) -> str:
     """An OSError the library did not turn into its own error: a file of the worker's that is gone or
     unreadable (a temporary folder cleaned away, a full disk)."""
-    where = f" ({_plain(str(error.filename), *names)})" if error.filename else ""
+    where = f" ({plain(str(error.filename), *names)})" if error.filename else ""
     return f"{doing} failed: {error.strerror or error}{where}; the worker's log has the details"
 
 
@@ -86,7 +86,7 @@ def model_validate(*, model_id: int) -> str:
             predictor = Predictor(Path(unpacked))
     except ClassifierError as error:  # the file's own fault, said as the library says it
         log.warning("model %s is invalid", model.id, exc_info=True)
-        reason = _plain(str(error), (source, model.name), (unpacked, model.name))
+        reason = plain(str(error), (source, model.name), (unpacked, model.name))
         return _model_verdict(model, RegisteredModel.State.INVALID, reason)
     except OSError as error:
         log.exception("validating model %s failed", model.id)
@@ -163,7 +163,7 @@ def _transform_run(job: BatchTransform, lease: Lease) -> str:
                                  f"cancelled after {done} of {total} {unit}; nothing more is written")
     except ClassifierError as error:  # the input's or the model's fault, said as the library says it
         log.warning("transform %s failed", job.id, exc_info=True)
-        return _transform_finish(mine, job.id, BatchTransform.State.FAILED, _plain(str(error), *names))
+        return _transform_finish(mine, job.id, BatchTransform.State.FAILED, plain(str(error), *names))
     except OSError as error:
         log.exception("transform %s failed", job.id)
         return _transform_finish(mine, job.id, BatchTransform.State.FAILED,

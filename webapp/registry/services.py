@@ -78,9 +78,16 @@ def model_import(*, owner, upload, name: str = "") -> RegisteredModel:
     stem = re.sub(r"(\.tar)?\.gz$", "", Path(upload.name or "model").name)
     name = _check_name(owner, name) if name else _free_name(owner, _endpoint_name(stem))
     relative = media.new_model_relative(owner.id)
-    target = upload_save(upload, media.absolute(relative))
+    upload_save(upload, media.absolute(relative))
+    return model_import_stored(owner=owner, name=name, relative=relative, shown_as=upload.name or "the upload")
+
+
+def model_import_stored(*, owner, name: str, relative: str, shown_as: str) -> RegisteredModel:
+    """An artifact already written at ``relative`` (an upload, or CreateModel's S3 object), kept as an import
+    under ``name`` as ``model_import`` keeps one, or refused and removed. ``shown_as``: what the user calls it."""
+    target = media.absolute(relative)
     try:
-        model = _imported(owner=owner, name=name, relative=relative, shown_as=upload.name or "the upload")
+        model = _imported(owner=owner, name=name, relative=relative, shown_as=shown_as)
     except BaseException:  # a refusal, or a fault no check foresaw: no orphan file either way
         shutil.rmtree(target.parent, ignore_errors=True)
         raise

@@ -24,6 +24,10 @@ WORKER_PREFIX = "icstudio:serving:worker:"
 REPLY_PREFIX = "icstudio:serving:reply:"
 REPLY_TTL_SECONDS = 60
 HEARTBEAT_TTL_SECONDS = 10
+# Endpoints (webapp/sagemaker/endpoint_states.py): the artifacts kept warm, each with how many workers should hold
+# it ({"count": n}), written whole by the web side; and the artifacts a worker could not load, with the reason.
+WANTED = "icstudio:serving:wanted"
+LOAD_FAILED = "icstudio:serving:load-failed"
 
 
 @dataclass

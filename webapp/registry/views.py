@@ -46,9 +46,11 @@ def model_detail(request, model_id: int):
             form.add_error(error.field if error.field in form.fields else None, str(error))
         else:
             return redirect("transform-detail", transform_id=transform.id)
+    from webapp.sagemaker.endpoint_states import serving
+
     evaluation = getattr(model.job, "evaluation", None) if model.job_id else None
     return render(request, "registry/detail.html", {
-        "model": model, "form": form, "transforms": model.transforms.all()[:20],
+        "model": model, "form": form, "transforms": model.transforms.all()[:20], "endpoints": serving(model),
         "evaluation": evaluation.data if evaluation else None,
         "endpoint_url": request.build_absolute_uri("/").rstrip("/"),
     })

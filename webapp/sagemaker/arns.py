@@ -19,6 +19,18 @@ def model_arn(user, region: str, name: str) -> str:
     return f"arn:aws:sagemaker:{region}:{account_id(user)}:model/{name.lower()}"
 
 
+def endpoint_config_arn(user, region: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{account_id(user)}:endpoint-config/{name.lower()}"
+
+
+def endpoint_arn(user, region: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{account_id(user)}:endpoint/{name.lower()}"
+
+
+def tuning_job_arn(user, region: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{account_id(user)}:hyper-parameter-tuning-job/{name.lower()}"
+
+
 def transform_job_arn(user, region: str, name: str) -> str:
     return f"arn:aws:sagemaker:{region}:{account_id(user)}:transform-job/{name.lower()}"
 

@@ -22,10 +22,10 @@ SERVICES = (*TARGET_PREFIXES, "sts")
 
 def _operations(service: str) -> dict:
     if service == "sagemaker":
-        from webapp.sagemaker import hosting, training_jobs, transform_jobs, tuning_jobs
+        from webapp.sagemaker import hosted_models, hosting, training_jobs, transform_jobs, tuning_jobs
 
-        return {**training_jobs.OPERATIONS, **hosting.OPERATIONS, **transform_jobs.OPERATIONS,
-                **tuning_jobs.OPERATIONS}
+        return {**training_jobs.OPERATIONS, **hosted_models.OPERATIONS, **hosting.OPERATIONS,
+                **transform_jobs.OPERATIONS, **tuning_jobs.OPERATIONS}
     from webapp.sagemaker.logs import OPERATIONS
 
     return OPERATIONS
