@@ -17,9 +17,7 @@ import pytest
 from tests.support.images import colour_jpeg
 from tests.support.sagemaker_data import IMAGE_URI, ROLE, TINY, seed_bucket, upload, user_s3, write_rec
 
-pytestmark = [pytest.mark.django_db(transaction=True),
-              # Issue 14 in progress: this is its acceptance test, written first.
-              pytest.mark.skip(reason="issue 14: SageMaker's hosting (CreateModel, endpoints) and tuning operations are not built yet")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _channels(bucket: str) -> list[dict]:

@@ -11,9 +11,7 @@ import pytest
 from tests.support.images import colour_jpeg
 from tests.support.sagemaker_data import IMAGE_URI, ROLE, TINY, seed_bucket, upload, user_s3, write_rec
 
-pytestmark = [pytest.mark.django_db(transaction=True),
-              # Issue 14 in progress: this is its acceptance test, written first.
-              pytest.mark.skip(reason="issue 14: SageMaker's hosting (CreateModel, endpoints) and tuning operations are not built yet")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_the_sdk_tunes_deploys_predicts_and_deletes(as_user, alice, worker, serving_worker, tmp_path):

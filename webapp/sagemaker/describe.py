@@ -128,6 +128,11 @@ def description(job: TrainingJob, *, region: str) -> dict:
             (job.finished - started).total_seconds()))
     if job.state == TrainingJob.State.FAILED:
         answer["FailureReason"] = job.reason or "AlgorithmError: the training failed"
+    from webapp.sagemaker.tuning_jobs import tuning_job_arn_of
+
+    tuning_arn = tuning_job_arn_of(job)
+    if tuning_arn:
+        answer["TuningJobArn"] = tuning_arn
     for name in ("DebugHookConfig", "ProfilerConfig", "Environment", "RetryStrategy", "CheckpointConfig",
                  "TensorBoardOutputConfig", "ExperimentConfig", "VpcConfig"):
         if request.get(name):

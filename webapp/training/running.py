@@ -52,10 +52,27 @@ def _finish(job: TrainingJob, recorder: JobRecorder, state: str, reason: str = "
     if not rows.update(state=state, reason=reason, finished=timezone.now(), **fields):
         return False
     recorder.state(state, reason)
+    _tuning_step(job.id)
     return True
 
 
+def _tuning_step(job_id: int) -> None:
+    """A trial's end is its tuning job's cue to start the next; a failure there is beat's sweep's to retry,
+    never this job's."""
+    from webapp.tuning.running import trial_ended
+
+    try:
+        trial_ended(job_id)
+    except Exception:
+        log.exception("job %s: its tuning job's next step failed; the sweep tries again", job_id)
+
+
 def _cancelled_reason(job_id: int) -> str:
+    from webapp.tuning.running import early_stop_reason
+
+    stopped_early = early_stop_reason(job_id)
+    if stopped_early:
+        return stopped_early
     job = TrainingJob.objects.get(id=job_id)
     if job.epoch < 0:
         return "cancelled during the first epoch: no epoch finished, so there is nothing to keep"
@@ -146,7 +163,7 @@ def _train_and_finish(job: TrainingJob, recorder: JobRecorder, lease: Lease) -> 
             class_names=job.version.class_names if job.version_id else None,
             base_model=inputs.base_model,
             model_store=Path(settings.MODEL_STORE),
-            handlers=[recorder],
+            handlers=[recorder, *_tuning_handlers(job)],
             should_stop=_cancel_check(job.id, lease, deadline),
             resize=None if inputs.packed else hp.resize,
         )
@@ -196,6 +213,14 @@ def _train_and_finish(job: TrainingJob, recorder: JobRecorder, lease: Lease) -> 
     if not _finish(job, recorder, TrainingJob.State.SUCCEEDED, artifact=artifact, progress=1.0, eta=0, lease=token):
         return "taken over by another worker"
     return TrainingJob.State.SUCCEEDED
+
+
+def _tuning_handlers(job: TrainingJob) -> list:
+    """After the recorder (which stores each epoch first): a tuning trial's early-stopping judge, if it has one."""
+    from webapp.tuning.running import EarlyStopping
+
+    stopper = EarlyStopping.for_job(job)
+    return [stopper] if stopper else []
 
 
 @dataclass(frozen=True)
