@@ -4,7 +4,6 @@ wrong beside the field keeping what was typed, and a tuning job started from it 
 live until the best trial's model is marked on the Models page. Nobody else sees any of it."""
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 
@@ -48,8 +47,8 @@ def test_the_form_comes_filled_and_says_what_is_wrong_beside_the_field(page, asg
     version = colour_version(api, classes=COLOURS, per_class=12)
     train = DatasetVersion.objects.get(id=version).num_training_samples
     sign_in(page, asgi_server)
-    # The version page's Tune button comes with the tuning engine (issue 14); until then the page is reached by URL.
-    page.goto(f"{asgi_server}/versions/{version}/tune/")
+    page.goto(f"{asgi_server}/versions/{version}/")
+    page.click("#tune-link")  # the version page's own button
     page.wait_for_selector("#tuning-form")
 
     # AWS's recommended ranges (spec 1.3), the three most influential switched on, the batch fitted.
@@ -101,8 +100,6 @@ def test_the_form_comes_filled_and_says_what_is_wrong_beside_the_field(page, asg
     shot(page, "tune-form-refused")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("webapp.tuning.running") is None,
-                    reason="issue 14: waiting on the tuning engine's scheduler (webapp/tuning/running.py)")
 def test_a_small_version_tuned_from_the_page_live_to_its_best_model(page, asgi_server, api, alice, bob, worker,
                                                                    channel_layer_redis):
     from webapp.registry.models import RegisteredModel
@@ -110,7 +107,9 @@ def test_a_small_version_tuned_from_the_page_live_to_its_best_model(page, asgi_s
 
     version = colour_version(api, classes=COLOURS, per_class=12)
     sign_in(page, asgi_server)
-    page.goto(f"{asgi_server}/versions/{version}/tune/")
+    page.goto(f"{asgi_server}/versions/{version}/")
+    page.click("#tune-link")
+    page.wait_for_selector("#tune-start")
     # The defaults, made smaller only in size: 2 trials, one at a time, 2 epochs each.
     page.fill("#id_max_jobs", "2")
     page.fill("#id_max_parallel", "1")
