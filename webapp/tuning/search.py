@@ -241,7 +241,11 @@ class Search:
             storage.set_trial_system_attr(trial_id, "grid_id", sampler._all_grids.index(point))
 
     def exhausted(self) -> bool:
-        return self.strategy == "Grid" and self.sampler.is_exhausted(self.study)
+        """Whether a Grid has given every point, to trials running as well as finished (Optuna's own
+        ``is_exhausted`` counts finished trials only, so a parallel step could be handed a point twice)."""
+        if self.strategy != "Grid":
+            return False
+        return len(self.study.trials) >= math.prod(len(values) for values in grid_space(self.params).values())
 
     def ask(self) -> dict[str, str]:
         """The next trial's hyperparameters, as strings; it stays running in this study."""
