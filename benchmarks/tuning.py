@@ -12,7 +12,7 @@ time. Targets: the best beats the median trial; the run with early stopping fini
 It uses its own PostgreSQL database (``--database``, dropped and made anew), a Redis database of its own and a
 temporary media folder; the worker is started here (``celery -A workers worker -Q cpu,gpu -c PARALLEL``).
 
-    python benchmarks/tuning.py [--trials 6] [--parallel 2] [--epochs 8] [--side 32] [--per-class 40]
+    python benchmarks/tuning.py [--trials 6] [--parallel 2] [--epochs 10] [--side 32] [--per-class 40]
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-RANGES = {"CategoricalParameterRanges": [{"Name": "learning_rate", "Values": ["0.1", "0.02", "0.00002"]},
+RANGES = {"CategoricalParameterRanges": [{"Name": "learning_rate", "Values": ["0.1", "0.002", "0.00002"]},
                                          {"Name": "mini_batch_size", "Values": ["8", "16"]}]}
 
 
@@ -100,7 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--parallel", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--side", type=int, default=32)
     parser.add_argument("--per-class", type=int, default=40)
     parser.add_argument("--database", default="icstudio_bench_tuning")
