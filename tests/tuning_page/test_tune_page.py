@@ -101,7 +101,7 @@ def test_the_form_comes_filled_and_says_what_is_wrong_beside_the_field(page, asg
 
 
 def test_a_small_version_tuned_from_the_page_live_to_its_best_model(page, asgi_server, api, alice, bob, worker,
-                                                                   channel_layer_redis):
+                                                                   channel_layer_redis, monkeypatch):
     from webapp.registry.models import RegisteredModel
     from webapp.tuning.models import TuningJob
 
@@ -162,6 +162,16 @@ def test_a_small_version_tuned_from_the_page_live_to_its_best_model(page, asgi_s
     summary = api.get(f"/api/tuning-jobs/{tuning.id}/").json()
     assert summary["best"]["job"] == tuning.best_job_id and len(summary["trials"]) == 2
     assert [t["id"] for t in api.get("/api/tuning-jobs/").json()] == [tuning.id]
+    # SageMaker's API describes the browser's tuning job too, its best trial by its job's name.
+    import boto3
+
+    from tests.support.aws import configure_by_environment
+
+    configure_by_environment(monkeypatch, alice, asgi_server)
+    described = boto3.client("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning.name)
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert described["BestTrainingJob"]["TrainingJobName"] == tuning.best_job.name
+    assert described["TrainingJobStatusCounters"]["Completed"] == 2
     _nobody_else_sees(tuning, version, bob, asgi_server, page)
 
 

@@ -7,6 +7,7 @@ Pipe mode is taken as File mode: the worker downloads every channel before train
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from webapp.aws.errors import AwsError
@@ -39,6 +40,24 @@ def s3_location(uri: str, what: str) -> S3Location:
         raise invalid(f"{what} must be an S3 URL (s3://bucket/prefix), not {uri!r}")
     bucket, _, key = uri[5:].partition("/")
     return S3Location(bucket, key)
+
+
+MANIFEST_SHAPE = '[{"prefix": "s3://bucket/prefix/"}, "relative/key", ...]'
+
+
+def manifest_parse(raw: bytes, location: S3Location) -> tuple[S3Location, list[str]]:
+    """A ManifestFile's prefix and keys (SageMaker's ``[{"prefix": ...}, "key", ...]``, for training channels and
+    transform inputs alike); ValueError, in words for the user, for anything else."""
+    try:
+        manifest = json.loads(raw)
+        base = s3_location(manifest[0]["prefix"], "the manifest's prefix")
+        keys = manifest[1:]
+        if not all(isinstance(key, str) and key for key in keys):
+            raise ValueError("every entry after the prefix must be an object key")
+    except (ValueError, KeyError, IndexError, TypeError, AwsError) as error:
+        reason = error.message if isinstance(error, AwsError) else error
+        raise ValueError(f"{location.uri} is not a manifest file ({MANIFEST_SHAPE}): {reason}") from None
+    return base, keys
 
 
 @dataclass(frozen=True)

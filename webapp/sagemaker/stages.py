@@ -81,12 +81,9 @@ def _download_channel(owner, channel: dict, target: Path) -> list[Path]:
             raise ChannelError(f"No S3 objects found under S3 URL \"{location.uri}\" given in input data source.")
     elif kind == "ManifestFile":
         try:
-            manifest = json.loads(object_store.get_bytes(location.bucket, location.key))
-            base = channels.s3_location(manifest[0]["prefix"], "the manifest's prefix")
-            keys = [str(entry) for entry in manifest[1:]]
-        except (ValueError, KeyError, IndexError, TypeError) as error:
-            raise ChannelError(f"{location.uri} is not a manifest file ([{{\"prefix\": \"s3://...\"}}, \"key\", ...]): "
-                               f"{error}") from None
+            base, keys = channels.manifest_parse(object_store.get_bytes(location.bucket, location.key), location)
+        except ValueError as error:
+            raise ChannelError(str(error)) from None
         _owned(owner, base.bucket, base.uri)
         for key in keys:
             files.append(object_store.download_file(base.bucket, base.key + key, target / _safe(key)))

@@ -5,7 +5,6 @@ prefix is refused at once, in AWS's words) and its worker is webapp/sagemaker/tr
 A user sees only their own jobs and models: another user's is missing, in AWS's words."""
 from __future__ import annotations
 
-import json
 
 import botocore.exceptions
 from django.db import IntegrityError, transaction
@@ -120,21 +119,15 @@ def _manifest_inputs(location: channels.S3Location, *, user, region: str) -> lis
     from webapp.core import object_store
     from webapp.s3.selectors import bucket_of
 
-    shape = '[{"prefix": "s3://bucket/prefix/"}, "relative/key", ...]'
     meta = object_store.head(location.bucket, location.key)
     if meta is None:
         raise channels.no_objects(location, None, region)
     if meta.get("ContentLength", 0) > MAX_MANIFEST_BYTES:
         raise invalid(f"The manifest {location.uri} is larger than {MAX_MANIFEST_BYTES >> 20} MB")
     try:
-        manifest = json.loads(object_store.get_bytes(location.bucket, location.key))
-        base = channels.s3_location(manifest[0]["prefix"], "the manifest's prefix")
-        keys = manifest[1:]
-        if not all(isinstance(key, str) and key for key in keys):
-            raise ValueError("every entry after the prefix must be an object key")
-    except (ValueError, KeyError, IndexError, TypeError, AwsError) as error:
-        reason = error.message if isinstance(error, AwsError) else error
-        raise invalid(f"{location.uri} is not a manifest file ({shape}): {reason}") from None
+        base, keys = channels.manifest_parse(object_store.get_bytes(location.bucket, location.key), location)
+    except ValueError as error:
+        raise invalid(str(error)) from None
     if bucket_of(user=user, name=base.bucket) is None or not keys:
         raise channels.no_objects(base, None, region)
     if len(keys) > MAX_INPUTS:
