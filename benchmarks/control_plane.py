@@ -6,10 +6,11 @@ boto3 configured as a notebook is: a user's keys and ``AWS_ENDPOINT_URL``) again
 straight to the store with the store's own keys. Same boto3 and the same transfer settings (boto3's
 defaults: 8 MB parts, 10 at a time, CRC32 checksums); each way is run ``--rounds`` times alternately, and
 the ratio is the median of each round's pair (the machine's other load moves both). Target: ratio >= 0.8
-both ways. The web
+both ways. Beside each ratio, the web server's CPU seconds per GB moved (median of the rounds): on a small
+machine the front's CPU is taken from boto3 and the store, so it is the steadier figure to improve. The web
 server's peak resident memory is printed too: bodies stream through, never held whole.
 
-    python benchmarks/control_plane.py [--mb 500] [--rounds 2]
+    python benchmarks/control_plane.py [--mb 500] [--rounds 5]
 """
 from __future__ import annotations
 
@@ -68,18 +69,25 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def transfer(client, bucket: str, source: Path, back: Path) -> tuple[float, float]:
-    """Seconds for upload_file and for download_file of ``source``; the bytes checked equal."""
-    started = time.perf_counter()
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time so far of process ``pid``, all its threads (proc(5): utime, stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def transfer(client, bucket: str, source: Path, back: Path, pid: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Seconds for upload_file and for download_file of ``source``, and process ``pid``'s CPU seconds during
+    each; the bytes checked equal."""
+    cpu, started = cpu_seconds(pid), time.perf_counter()
     client.upload_file(str(source), bucket, source.name)
-    up = time.perf_counter() - started
+    up, up_cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu
     back.unlink(missing_ok=True)
-    started = time.perf_counter()
+    cpu, started = cpu_seconds(pid), time.perf_counter()
     client.download_file(bucket, source.name, str(back))
-    down = time.perf_counter() - started
+    down, down_cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu
     if _digest(back) != _digest(source):
         raise SystemExit(f"{back} came back different from {source}")
-    return up, down
+    return (up, down), (up_cpu, down_cpu)
 
 
 def _digest(path: Path) -> bytes:
@@ -123,22 +131,31 @@ def s3_section(args, state: Path) -> None:
         front.create_bucket(Bucket="bench-front")
         best = {"direct": [float("inf")] * 2, "IC Studio": [float("inf")] * 2}
         paired: list[list[float]] = [[], []]  # each round's IC Studio / direct, the two run back to back
+        web_cpu: list[list[float]] = [[], []]  # the web server's CPU seconds per GB, each round through IC Studio
         for _ in range(args.rounds):
             seconds = {}
             for name, client, bucket in (("direct", direct, "bench-direct"), ("IC Studio", front, "bench-front")):
-                up, down = seconds[name] = transfer(client, bucket, source, back)
+                (up, down), cpu = transfer(client, bucket, source, back, web.pid)
+                seconds[name] = up, down
                 best[name] = [min(best[name][0], up), min(best[name][1], down)]
-                print(f"  {name:9s}  upload {args.mb / up:7.1f} MB/s   download {args.mb / down:7.1f} MB/s", flush=True)
+                line = f"  {name:9s}  upload {args.mb / up:7.1f} MB/s   download {args.mb / down:7.1f} MB/s"
+                if name == "IC Studio":
+                    for index in (0, 1):
+                        web_cpu[index].append(cpu[index] * 1000 / args.mb)
+                    line += f"   web server CPU: up {web_cpu[0][-1]:.2f} s/GB, down {web_cpu[1][-1]:.2f} s/GB"
+                print(line, flush=True)
             for index in (0, 1):
                 paired[index].append(seconds["direct"][index] / seconds["IC Studio"][index])
         print(f"\nS3, {args.mb} MB .rec, best of {args.rounds} (boto3 defaults both ways); the ratio is the median "
-              f"of each round's pair, as the machine's other load moves both:")
-        print("| transfer | store directly | through IC Studio | ratio (target >= 0.8) |")
-        print("|---|---|---|---|")
+              f"of each round's pair, as the machine's other load moves both; the web server's CPU per GB is the "
+              f"median of the rounds:")
+        print("| transfer | store directly | through IC Studio | ratio (target >= 0.8) | web server CPU |")
+        print("|---|---|---|---|---|")
         for index, what in enumerate(("upload_file", "download_file")):
             reference, ours = args.mb / best["direct"][index], args.mb / best["IC Studio"][index]
             print(f"| {what} | {reference:.1f} MB/s | {ours:.1f} MB/s | {statistics.median(paired[index]):.2f} "
-                  f"(rounds: {', '.join(f'{ratio:.2f}' for ratio in paired[index])}) |")
+                  f"(rounds: {', '.join(f'{ratio:.2f}' for ratio in paired[index])}) | "
+                  f"{statistics.median(web_cpu[index]):.2f} s/GB |")
         print(f"web server peak RSS: {peak_rss_mb(web.pid):.0f} MB for {args.mb} MB objects")
     finally:
         if web is not None:
@@ -226,14 +243,16 @@ def describe_section(args, state: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=int, default=500, help="size of the .rec file moved through S3")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--describes", type=int, default=300, help="describe_training_job calls timed")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="alternate rounds each way; the ratio is their median (the machine's load is noisy)")
+    parser.add_argument("--describes", type=int, default=300, help="describe_training_job calls timed (0: none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="icstudio-control-plane-") as folder:
         state = Path(folder)
         s3_section(args, state)
         # --- describe_training_job p50/p99: called here, on the same web server setup ("control"). ---
-        describe_section(args, state)
+        if args.describes:
+            describe_section(args, state)
 
 
 if __name__ == "__main__":
