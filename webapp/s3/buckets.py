@@ -81,9 +81,9 @@ def release(name: str) -> None:
     Bucket.objects.filter(name=name).delete()
 
 
-@database_sync_to_async
 def owned(*, user, name: str) -> Bucket:
-    """The caller's bucket of that name, else NoSuchBucket (nobody's) or AccessDenied (someone else's)."""
+    """The caller's bucket of that name, else NoSuchBucket (nobody's) or AccessDenied (someone else's).
+    Synchronous: called in the same database-thread trip as the signature's check (dispatch.S3Request._admit)."""
     bucket = selectors.bucket_of(user=user, name=name)
     if bucket is not None:
         return bucket

@@ -99,17 +99,34 @@ class S3Request:
     def resource(self) -> str:
         return "/" + "/".join(part for part in (self.bucket, self.key) if part)
 
+    @property
+    def _creates_bucket(self) -> bool:
+        return self.key is None and not self.subresources and self.method == "PUT"
+
     async def handle(self, receive, send) -> None:
         try:
-            caller, signing = await self._verify()
+            caller, signing, bucket = await self._admit()
             payload = Payload(self.headers, signing)
-            await self._route(caller.user, payload, receive, send)
+            await self._route(caller.user, bucket, payload, receive, send)
         except AwsError as error:
             await self._answer_error(send, error)
         except ClientGone:
             return
 
     @database_sync_to_async
+    def _admit(self):
+        """The caller, its chunk signing and the bucket acted on (checked the caller's, with a copy's source),
+        in one trip to the database thread: a download is a run of 8 MB ranged GETs, and each trip costs the
+        event loop a thread handoff besides the queries."""
+        caller, signing = self._verify()
+        bucket = None
+        if self.bucket is not None and not self._creates_bucket and Store.from_settings().endpoint_url:
+            bucket = buckets.owned(user=caller.user, name=self.bucket)
+            copy_source = self.headers.get("x-amz-copy-source")
+            if copy_source:
+                buckets.owned(user=caller.user, name=unquote(copy_source).lstrip("/").split("/", 1)[0])
+        return caller, signing, bucket
+
     def _verify(self):
         if sigv2.is_presigned(self.query_string) and not sigv4.is_signed(self.headers.get("authorization", ""),
                                                                         self.query_string):
@@ -129,7 +146,8 @@ class S3Request:
         return chunked.ChunkSigning(secret=caller.secret, timestamp=self.headers.get("x-amz-date", ""),
                                     scope=credential.group(1).split("/", 1)[1], seed_signature=signature.group(1))
 
-    async def _route(self, user, payload: Payload, receive, send) -> None:
+    async def _route(self, user, bucket, payload: Payload, receive, send) -> None:
+        """``bucket``: the caller's, as :meth:`_admit` found it (None for ListBuckets and CreateBucket)."""
         store = Store.from_settings()
         if not store.endpoint_url:
             raise AwsError(503, "ServiceUnavailable", "IC Studio has no S3 store configured (S3_ENDPOINT_URL).")
@@ -137,16 +155,12 @@ class S3Request:
             if self.method != "GET":
                 raise AwsError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
             return await _answer(send, 200, await buckets.listing(user=user))
-        if self.key is None and not self.subresources and self.method == "PUT":
+        if self._creates_bucket:
             return await self._create_bucket(store, user, payload, receive, send)
         if self.key is None and not self.subresources and self.method == "DELETE":
-            return await self._delete_bucket(store, user, send)
-        bucket = await buckets.owned(user=user, name=self.bucket)
+            return await self._delete_bucket(store, send)
         if self.key is None and self.method == "GET" and "location" in self.subresources:
             return await _answer(send, 200, buckets.location(bucket))
-        copy_source = self.headers.get("x-amz-copy-source")
-        if copy_source:
-            await buckets.owned(user=user, name=unquote(copy_source).lstrip("/").split("/", 1)[0])
         await forwarding.forward(store, method=self.method, raw_path=self.store_path, params=self.params,
                                  headers=self.headers, payload=payload, receive=receive, send=send)
 
@@ -166,8 +180,7 @@ class S3Request:
             return await _answer(send, status, body)
         await _answer(send, 200, b"", [(b"location", ("/" + quote(self.bucket)).encode())])
 
-    async def _delete_bucket(self, store, user, send) -> None:
-        await buckets.owned(user=user, name=self.bucket)
+    async def _delete_bucket(self, store, send) -> None:
         status, _, body = await forwarding.exchange(store, "DELETE", "/" + quote(self.bucket))
         if status in (200, 204) or b"NoSuchBucket" in body:
             await buckets.release(self.bucket)
