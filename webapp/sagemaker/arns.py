@@ -10,29 +10,33 @@ def account_id(user) -> str:
     return f"{user.id:012d}"
 
 
-def training_job_arn(user, region: str, name: str) -> str:
+def _arn(user, region: str, kind: str, name: str) -> str:
     # SageMaker lower-cases the name in the ARN, as it does on AWS.
-    return f"arn:aws:sagemaker:{region}:{account_id(user)}:training-job/{name.lower()}"
+    return f"arn:aws:sagemaker:{region}:{account_id(user)}:{kind}/{name.lower()}"
+
+
+def training_job_arn(user, region: str, name: str) -> str:
+    return _arn(user, region, "training-job", name)
 
 
 def model_arn(user, region: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{account_id(user)}:model/{name.lower()}"
+    return _arn(user, region, "model", name)
 
 
 def endpoint_config_arn(user, region: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{account_id(user)}:endpoint-config/{name.lower()}"
+    return _arn(user, region, "endpoint-config", name)
 
 
 def endpoint_arn(user, region: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{account_id(user)}:endpoint/{name.lower()}"
+    return _arn(user, region, "endpoint", name)
 
 
 def tuning_job_arn(user, region: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{account_id(user)}:hyper-parameter-tuning-job/{name.lower()}"
+    return _arn(user, region, "hyper-parameter-tuning-job", name)
 
 
 def transform_job_arn(user, region: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{account_id(user)}:transform-job/{name.lower()}"
+    return _arn(user, region, "transform-job", name)
 
 
 def training_job_name_of(arn: str, user) -> str | None:

@@ -19,6 +19,7 @@ from webapp.registry.models import RegisteredModel
 from webapp.sagemaker import arns, channels
 from webapp.sagemaker.channels import invalid
 from webapp.sagemaker.describe import DEFAULT_IMAGE
+from webapp.sagemaker.listing import listed, with_token
 from webapp.sagemaker.models import ApiJob, ApiModel
 from webapp.sagemaker.training_jobs import IMAGE, job_name
 
@@ -156,26 +157,13 @@ def describe_model(caller, request: dict) -> dict:
 
 
 def list_models(caller, request: dict) -> dict:
-    from datetime import datetime, timezone
-
-    models = RegisteredModel.objects.filter(owner=caller.user).select_related("sagemaker", "owner")
-    if request.get("NameContains"):
-        models = models.filter(name__icontains=request["NameContains"])
-    for field, lookup in (("CreationTimeAfter", "created__gt"), ("CreationTimeBefore", "created__lt")):
-        if request.get(field) is not None:
-            models = models.filter(**{lookup: datetime.fromtimestamp(float(request[field]), timezone.utc)})
-    key = "name" if request.get("SortBy") == "Name" else "created"
-    models = list(models.order_by(key if request.get("SortOrder") == "Ascending" else f"-{key}", "id"))
-    start = int(request.get("NextToken") or 0)
-    limit = max(1, min(int(request.get("MaxResults") or 10), 100))
-    answer = {"Models": [{
+    page, token = listed(RegisteredModel.objects.filter(owner=caller.user).select_related("sagemaker", "owner"),
+                         request)
+    return with_token({"Models": [{
         "ModelName": model.name,
         "ModelArn": arns.model_arn(model.owner, model.sagemaker.region if hasattr(model, "sagemaker") else caller.region,
                                    model.name),
-        "CreationTime": model.created.timestamp()} for model in models[start:start + limit]]}
-    if start + limit < len(models):
-        answer["NextToken"] = str(start + limit)
-    return answer
+        "CreationTime": model.created.timestamp()} for model in page]}, token)
 
 
 def delete_model(caller, request: dict) -> dict:

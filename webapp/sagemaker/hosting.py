@@ -4,14 +4,13 @@ endpoints (Create/Describe/List/Update/DeleteEndpoint). An endpoint is a name th
 A user sees only their own: another user's is missing, in AWS's words."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from django.db import IntegrityError, transaction
 
 from webapp.registry.models import RegisteredModel
 from webapp.sagemaker import arns, endpoint_states
 from webapp.sagemaker.channels import invalid
 from webapp.sagemaker.describe import DEFAULT_IMAGE
+from webapp.sagemaker.listing import listed, with_token
 from webapp.sagemaker.models import Endpoint, EndpointConfig
 from webapp.sagemaker.training_jobs import job_name, require
 
@@ -101,31 +100,12 @@ def delete_endpoint_config(caller, request: dict) -> dict:
     return {}
 
 
-def _listed(rows, request: dict, *, name_field: str = "name"):
-    """ListEndpointConfigs' and ListEndpoints' filters, order and pages: (the page, the next token or None)."""
-    if request.get("NameContains"):
-        rows = rows.filter(**{f"{name_field}__icontains": request["NameContains"]})
-    for field, lookup in (("CreationTimeAfter", "created__gt"), ("CreationTimeBefore", "created__lt"),
-                          ("LastModifiedTimeAfter", "last_modified__gt"),
-                          ("LastModifiedTimeBefore", "last_modified__lt")):
-        if request.get(field) is not None:
-            rows = rows.filter(**{lookup: datetime.fromtimestamp(float(request[field]), timezone.utc)})
-    key = "name" if request.get("SortBy") == "Name" else "created"
-    rows = list(rows.order_by(key if request.get("SortOrder") == "Ascending" else f"-{key}", "id"))
-    if request.get("StatusEquals"):
-        rows = [endpoint_states.refresh(row) for row in rows]
-        rows = [row for row in rows if row.status == request["StatusEquals"]]
-    start = int(request.get("NextToken") or 0)
-    limit = max(1, min(int(request.get("MaxResults") or 10), 100))
-    return rows[start:start + limit], (str(start + limit) if start + limit < len(rows) else None)
-
-
 def list_endpoint_configs(caller, request: dict) -> dict:
-    page, token = _listed(EndpointConfig.objects.filter(owner=caller.user), request)
-    answer = {"EndpointConfigs": [{"EndpointConfigName": config.name, "CreationTime": config.created.timestamp(),
-                                   "EndpointConfigArn": arns.endpoint_config_arn(caller.user, config.region,
-                                                                                 config.name)} for config in page]}
-    return {**answer, "NextToken": token} if token else answer
+    page, token = listed(EndpointConfig.objects.filter(owner=caller.user), request)
+    return with_token({"EndpointConfigs": [{
+        "EndpointConfigName": config.name, "CreationTime": config.created.timestamp(),
+        "EndpointConfigArn": arns.endpoint_config_arn(caller.user, config.region, config.name)} for config in page]},
+        token)
 
 
 def _resolved(caller, endpoint: Endpoint, config: EndpointConfig) -> list[dict]:
@@ -198,11 +178,13 @@ def describe_endpoint(caller, request: dict) -> dict:
 
 
 def list_endpoints(caller, request: dict) -> dict:
-    page, token = _listed(Endpoint.objects.filter(owner=caller.user), request)
-    answer = {"Endpoints": [{"EndpointName": row.name, "EndpointArn": arns.endpoint_arn(caller.user, row.region, row.name),
-                             "CreationTime": row.created.timestamp(), "LastModifiedTime": row.last_modified.timestamp(),
-                             "EndpointStatus": endpoint_states.refresh(row).status} for row in page]}
-    return {**answer, "NextToken": token} if token else answer
+    page, token = listed(Endpoint.objects.filter(owner=caller.user), request,
+                         status_of=lambda row: endpoint_states.refresh(row).status)
+    page = [endpoint_states.refresh(row) for row in page]
+    return with_token({"Endpoints": [{
+        "EndpointName": row.name, "EndpointArn": arns.endpoint_arn(caller.user, row.region, row.name),
+        "CreationTime": row.created.timestamp(), "LastModifiedTime": row.last_modified.timestamp(),
+        "EndpointStatus": row.status} for row in page]}, token)
 
 
 def update_endpoint(caller, request: dict) -> dict:

@@ -199,28 +199,12 @@ def stop_training_job(caller, request: dict) -> dict:
 
 def list_training_jobs(caller, request: dict) -> dict:
     from webapp.sagemaker.describe import summary, training_job_status
+    from webapp.sagemaker.listing import listed, with_token
 
-    jobs = TrainingJob.objects.filter(owner=caller.user).exclude(name="").select_related("sagemaker")
-    if request.get("NameContains"):
-        jobs = jobs.filter(name__icontains=request["NameContains"])
-    for field, lookup in (("CreationTimeAfter", "created__gt"), ("CreationTimeBefore", "created__lt")):
-        if request.get(field) is not None:
-            from datetime import datetime, timezone
-
-            jobs = jobs.filter(**{lookup: datetime.fromtimestamp(float(request[field]), timezone.utc)})
-    ascending = request.get("SortOrder") == "Ascending"
-    key = "name" if request.get("SortBy") == "Name" else "created"
-    jobs = jobs.order_by(key if ascending else f"-{key}", "id")
-    jobs = list(jobs)
-    if request.get("StatusEquals"):
-        jobs = [job for job in jobs if training_job_status(job) == request["StatusEquals"]]
-    start = int(request.get("NextToken") or 0)
-    limit = max(1, min(int(request.get("MaxResults") or 10), 100))
+    page, token = listed(TrainingJob.objects.filter(owner=caller.user).exclude(name="").select_related("sagemaker"),
+                         request, status_of=training_job_status)
     # Only the page asked for is summarised.
-    answer = {"TrainingJobSummaries": [summary(job, region=caller.region) for job in jobs[start:start + limit]]}
-    if start + limit < len(jobs):
-        answer["NextToken"] = str(start + limit)
-    return answer
+    return with_token({"TrainingJobSummaries": [summary(job, region=caller.region) for job in page]}, token)
 
 
 def _job_by_arn(caller, arn: str) -> TrainingJob:

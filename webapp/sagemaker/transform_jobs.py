@@ -261,27 +261,12 @@ def _summary(transform, *, region: str) -> dict:
 
 
 def list_transform_jobs(caller, request: dict) -> dict:
-    from datetime import datetime, timezone
-
     from webapp.registry.models import BatchTransform
+    from webapp.sagemaker.listing import listed, with_token
 
-    jobs = BatchTransform.objects.filter(owner=caller.user, kind=BatchTransform.Kind.S3).exclude(name="")
-    if request.get("NameContains"):
-        jobs = jobs.filter(name__icontains=request["NameContains"])
-    for field, lookup in (("CreationTimeAfter", "created__gt"), ("CreationTimeBefore", "created__lt")):
-        if request.get(field) is not None:
-            jobs = jobs.filter(**{lookup: datetime.fromtimestamp(float(request[field]), timezone.utc)})
-    key = "name" if request.get("SortBy") == "Name" else "created"
-    jobs = list(jobs.select_related("model", "owner").order_by(
-        key if request.get("SortOrder") == "Ascending" else f"-{key}", "id"))
-    if request.get("StatusEquals"):
-        jobs = [job for job in jobs if transform_job_status(job) == request["StatusEquals"]]
-    start = int(request.get("NextToken") or 0)
-    limit = max(1, min(int(request.get("MaxResults") or 10), 100))
-    answer = {"TransformJobSummaries": [_summary(job, region=caller.region) for job in jobs[start:start + limit]]}
-    if start + limit < len(jobs):
-        answer["NextToken"] = str(start + limit)
-    return answer
+    page, token = listed(BatchTransform.objects.filter(owner=caller.user, kind=BatchTransform.Kind.S3).exclude(name="")
+                         .select_related("model", "owner"), request, status_of=transform_job_status)
+    return with_token({"TransformJobSummaries": [_summary(job, region=caller.region) for job in page]}, token)
 
 
 OPERATIONS = {

@@ -5,8 +5,6 @@ other (with ``TuningJobArn``); the browser shows it with its live table and scat
 are described too. A user sees only their own: another user's is missing, in AWS's words."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from django.db import IntegrityError
 
 from webapp.aws.errors import AwsError
@@ -14,6 +12,7 @@ from webapp.core.errors import ServiceError
 from webapp.sagemaker import arns
 from webapp.sagemaker.channels import invalid
 from webapp.sagemaker.describe import DEFAULT_IMAGE, training_job_status
+from webapp.sagemaker.listing import listed, with_token
 from webapp.sagemaker.training_jobs import require
 from webapp.training.models import TrainingJob
 from webapp.tuning.models import Trial, TuningJob
@@ -169,8 +168,6 @@ def _summary(tuning: TuningJob, trials: list[Trial]) -> dict:
 
 
 def describe_hyper_parameter_tuning_job(caller, request: dict) -> dict:
-    from webapp.tuning.running import tuning_advance
-
     tuning = tuning_of(caller, _name(request))
     trials = _trials(tuning)
     answer = {**_summary(tuning, trials), "HyperParameterTuningJobConfig": _config(tuning),
@@ -182,30 +179,13 @@ def describe_hyper_parameter_tuning_job(caller, request: dict) -> dict:
         answer["BestTrainingJob"] = trial_summary(best, tuning)
     if tuning.reason and tuning.status == TuningJob.Status.FAILED:
         answer["FailureReason"] = tuning.reason
-    if not tuning.finished_state and not trials:
-        tuning_advance(tuning.id)  # made, but its first step was lost with the process that made it
     return answer
 
 
 def list_hyper_parameter_tuning_jobs(caller, request: dict) -> dict:
-    rows = TuningJob.objects.filter(owner=caller.user).select_related("owner")
-    if request.get("NameContains"):
-        rows = rows.filter(name__icontains=request["NameContains"])
-    if request.get("StatusEquals"):
-        rows = rows.filter(status=request["StatusEquals"])
-    for field, lookup in (("CreationTimeAfter", "created__gt"), ("CreationTimeBefore", "created__lt"),
-                          ("LastModifiedTimeAfter", "last_modified__gt"),
-                          ("LastModifiedTimeBefore", "last_modified__lt")):
-        if request.get(field) is not None:
-            rows = rows.filter(**{lookup: datetime.fromtimestamp(float(request[field]), timezone.utc)})
-    key = {"Name": "name", "Status": "status"}.get(request.get("SortBy"), "created")
-    rows = list(rows.order_by(key if request.get("SortOrder") == "Ascending" else f"-{key}", "id"))
-    start = int(request.get("NextToken") or 0)
-    limit = max(1, min(int(request.get("MaxResults") or 10), 100))
-    answer = {"HyperParameterTuningJobSummaries": [_summary(row, _trials(row)) for row in rows[start:start + limit]]}
-    if start + limit < len(rows):
-        answer["NextToken"] = str(start + limit)
-    return answer
+    page, token = listed(TuningJob.objects.filter(owner=caller.user).select_related("owner"), request,
+                         sort_fields={"Name": "name", "Status": "status"}, status_of=lambda row: row.status)
+    return with_token({"HyperParameterTuningJobSummaries": [_summary(row, _trials(row)) for row in page]}, token)
 
 
 def list_training_jobs_for_hyper_parameter_tuning_job(caller, request: dict) -> dict:
