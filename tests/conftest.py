@@ -8,6 +8,13 @@ from tests.support.databases import TEST_REDIS
 from tests.support.images import COLOUR_CLASSES
 
 
+@pytest.fixture(autouse=True)
+def _one_redis(settings):
+    """This process on the test Redis, as the web servers the tests start are: a change to keys, users or
+    buckets made here must reach what they remember (webapp/core/access_generation.py)."""
+    settings.REDIS_URL = TEST_REDIS
+
+
 # The two users of the web-app and SageMaker tests: alice owns things, bob tries to reach them.
 @pytest.fixture
 def alice(django_user_model):

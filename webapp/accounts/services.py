@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from webapp.accounts import secrets_at_rest
 from webapp.accounts.models import AccessKey, ApiKey
+from webapp.core import access_generation
 from webapp.core.errors import ServiceError
 
 # A key's last use is written at most this often: a busy prediction client must not write a row per call.
@@ -100,11 +101,21 @@ def access_key_create(*, user: User, name: str) -> tuple[AccessKey, str]:
 
 def access_key_revoke(*, user: User, key_id: int) -> bool:
     """Revoke one of ``user``'s active access keys; False if they have no such key. The row stays, marked."""
-    return bool(AccessKey.objects.filter(user=user, id=key_id, revoked__isnull=True).update(revoked=timezone.now()))
+    revoked = bool(AccessKey.objects.filter(user=user, id=key_id, revoked__isnull=True).update(revoked=timezone.now()))
+    if revoked:
+        access_generation.bump_on_commit()  # an update sends no signal; the web processes must forget the key
+    return revoked
+
+
+def access_key_use_due(access_key: AccessKey) -> bool:
+    """Whether the key's last use is older than its resolution, so that this use is to be written."""
+    return access_key.last_used is None or timezone.now() - access_key.last_used >= LAST_USED_RESOLUTION
 
 
 def access_key_used(access_key: AccessKey) -> None:
-    """Record a signed request's use of the key, at most once a minute."""
-    now = timezone.now()
-    if access_key.last_used is None or now - access_key.last_used >= LAST_USED_RESOLUTION:
+    """Record a signed request's use of the key, at most once a minute (on the row in hand too: a process
+    that remembers it then writes again a minute later, not at every request)."""
+    if access_key_use_due(access_key):
+        now = timezone.now()
         AccessKey.objects.filter(id=access_key.id).update(last_used=now)
+        access_key.last_used = now

@@ -265,8 +265,11 @@ def expected_signature(signed: _Signature, secret: str, *, method: str, path: st
 
 
 def verify(*, method: str, path: str, query_string: str, headers: Mapping[str, str], body: bytes | None,
-           service: str | None = None, now: datetime | None = None) -> Caller:
+           service: str | None = None, now: datetime | None = None, known=None) -> Caller:
     """Who signed this request, or AwsError in the words of the service signed for.
+
+    ``known``: the signing key's ActiveAccessKey as the caller remembers it (webapp.s3.dispatch), checked
+    with instead of reading the database; recording its use is then the caller's business.
 
     ``path`` is the path as sent, still percent-encoded; ``headers`` the request's (any case); ``body`` None only where the payload is not at hand (S3 streaming uploads).
     ``service``, if given, is the signing name this route answers for (e.g. ``sagemaker``)."""
@@ -279,7 +282,9 @@ def verify(*, method: str, path: str, query_string: str, headers: Mapping[str, s
     signed = _parse(authorization, query, headers, hint)
     if service is not None and signed.service != service:
         raise _malformed(service, signed.presigned, f"Credential should be scoped to correct service: '{service}'.")
-    found = selectors.active_access_key(signed.access_key_id)
+    found = known if known is not None else selectors.active_access_key(signed.access_key_id)
+    if found is not None and found.access_key.access_key_id != signed.access_key_id:
+        raise ValueError("the remembered key is not the one that signed")
     if found is None:
         raise unknown_key(signed.service)
     _check_time(signed, now or datetime.now(timezone.utc))
@@ -287,7 +292,8 @@ def verify(*, method: str, path: str, query_string: str, headers: Mapping[str, s
                                   body=body)
     if not hmac.compare_digest(expected.encode(), signed.signature.encode()):
         raise _mismatch()
-    services.access_key_used(found.access_key)
+    if known is None:
+        services.access_key_used(found.access_key)
     return Caller(user=found.user, access_key=found.access_key, region=signed.region, service=signed.service,
                   secret=found.secret)
 

@@ -19,8 +19,11 @@ from urllib.parse import parse_qsl, quote, unquote
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from webapp.accounts import services
+from webapp.accounts.selectors import ActiveAccessKey
 from webapp.aws import sigv4
 from webapp.aws.errors import AwsError, s3_error
+from webapp.core import access_generation
 from webapp.core.object_store import Store
 from webapp.s3 import buckets, chunked, forwarding, sigv2
 from webapp.s3.payload import ClientGone, Payload
@@ -28,6 +31,9 @@ from webapp.s3.payload import ClientGone, Payload
 SMALL_BODY_BYTES = 64 * 1024
 _SIGNATURE = re.compile(r"Signature=([0-9a-f]{64})")
 _CREDENTIAL = re.compile(r"Credential=([^,\s]+)")
+# Keys by access key id, and buckets by name, as this process last read them (webapp/core/access_generation.py).
+_keys: access_generation.Remembered[ActiveAccessKey] = access_generation.Remembered()
+_buckets = access_generation.Remembered()
 
 
 def is_s3(scope) -> bool:
@@ -113,23 +119,69 @@ class S3Request:
         except ClientGone:
             return
 
-    @database_sync_to_async
-    def _admit(self):
-        """The caller, its chunk signing and the bucket acted on (checked the caller's, with a copy's source),
-        in one trip to the database thread: a download is a run of 8 MB ranged GETs, and each trip costs the
-        event loop a thread handoff besides the queries."""
-        caller, signing = self._verify()
+    async def _admit(self):
+        """The caller, its chunk signing and the bucket acted on (checked the caller's, with a copy's source):
+        from what this process remembers when it may (no trip to the database thread), else read."""
+        token = await access_generation.current()
+        admitted = self._admit_remembered(token)
+        if admitted is not None:
+            return admitted
+        caller, signing, owned = await self._admit_from_database()
+        if not self._sigv2:
+            _keys.put(caller.access_key.access_key_id, token,
+                      ActiveAccessKey(caller.access_key, caller.user, caller.secret))
+        for bucket in owned:
+            _buckets.put(bucket.name, token, bucket)
+        return caller, signing, owned[0] if owned else None
+
+    @property
+    def _sigv2(self) -> bool:
+        return sigv2.is_presigned(self.query_string) and not sigv4.is_signed(self.headers.get("authorization", ""),
+                                                                          self.query_string)
+
+    @property
+    def _checks_bucket(self) -> bool:
+        return self.bucket is not None and not self._creates_bucket and bool(Store.from_settings().endpoint_url)
+
+    @property
+    def _copy_source_bucket(self) -> str | None:
+        copy_source = self.headers.get("x-amz-copy-source")
+        return unquote(copy_source).lstrip("/").split("/", 1)[0] if copy_source else None
+
+    def _admit_remembered(self, token):
+        """SigV4 checked against the key as remembered under ``token``, the buckets' owners likewise; None
+        when anything needed is not remembered, or the key's use is due to be written."""
+        if token is None or self._sigv2:
+            return None
+        known = _keys.get(sigv4.access_key_id(self.headers.get("authorization", ""), self.query_string), token)
+        if known is None or services.access_key_use_due(known.access_key):
+            return None
         bucket = None
-        if self.bucket is not None and not self._creates_bucket and Store.from_settings().endpoint_url:
-            bucket = buckets.owned(user=caller.user, name=self.bucket)
-            copy_source = self.headers.get("x-amz-copy-source")
-            if copy_source:
-                buckets.owned(user=caller.user, name=unquote(copy_source).lstrip("/").split("/", 1)[0])
-        return caller, signing, bucket
+        if self._checks_bucket:
+            names = [self.bucket] + ([self._copy_source_bucket] if self._copy_source_bucket else [])
+            rows = [_buckets.get(name, token) for name in names]
+            if any(row is None or row.owner_id != known.user.pk for row in rows):
+                return None  # the database says whose it is, and in which words to refuse
+            bucket = rows[0]
+        caller = sigv4.verify(method=self.method, path=self.raw_path, query_string=self.query_string,
+                              headers=self.headers, body=None, service="s3", known=known)
+        return caller, self._chunk_signing(caller), bucket
+
+    @database_sync_to_async
+    def _admit_from_database(self):
+        """The caller, its chunk signing and the buckets it acts on (that of the request first, then a copy's
+        source), in one trip to the database thread: each trip costs the event loop a thread handoff besides
+        the queries."""
+        caller, signing = self._verify()
+        owned = []
+        if self._checks_bucket:
+            owned.append(buckets.owned(user=caller.user, name=self.bucket))
+            if self._copy_source_bucket:
+                owned.append(buckets.owned(user=caller.user, name=self._copy_source_bucket))
+        return caller, signing, owned
 
     def _verify(self):
-        if sigv2.is_presigned(self.query_string) and not sigv4.is_signed(self.headers.get("authorization", ""),
-                                                                        self.query_string):
+        if self._sigv2:
             return sigv2.verify(method=self.method, path=self.signed_path, query_string=self.query_string,
                                 headers=self.headers), None
         caller = sigv4.verify(method=self.method, path=self.raw_path, query_string=self.query_string,
