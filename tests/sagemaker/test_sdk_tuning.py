@@ -1,6 +1,8 @@
 """The SageMaker Python SDK v2 (``sagemaker<3``) tuning and hosting against IC Studio, as its high-level
-notebooks use it: ``HyperparameterTuner(...).fit(...)``, ``tuner.deploy(...)``, ``predictor.predict(jpeg)``,
-``predictor.delete_endpoint()``, ``predictor.delete_model()``. Only the environment is set."""
+notebooks use it: ``HyperparameterTuner(...).fit(...)`` (Hyperband, whose MaxResource cuts each trial's epochs;
+the notebook's own Bayesian tuning is tests/sagemaker/test_notebook_hosting.py), ``tuner.deploy(...)``,
+``predictor.predict(jpeg)``, ``predictor.delete_endpoint()``, ``predictor.delete_model()``. Only the environment
+is set."""
 from __future__ import annotations
 
 import json
@@ -20,7 +22,7 @@ def test_the_sdk_tunes_deploys_predicts_and_deletes(as_user, alice, worker, serv
     from sagemaker.inputs import TrainingInput
     from sagemaker.serializers import IdentitySerializer
     from sagemaker.session import Session
-    from sagemaker.tuner import ContinuousParameter, HyperparameterTuner
+    from sagemaker.tuner import ContinuousParameter, HyperbandStrategyConfig, HyperparameterTuner, StrategyConfig
 
     from classifier.inference import Predictor as LibraryPredictor
 
@@ -37,7 +39,9 @@ def test_the_sdk_tunes_deploys_predicts_and_deletes(as_user, alice, worker, serv
                                      "num_training_samples": 48})
     tuner = HyperparameterTuner(estimator, objective_metric_name="validation:accuracy",
                                 hyperparameter_ranges={"learning_rate": ContinuousParameter(0.01, 0.1)},
-                                objective_type="Maximize", max_jobs=2, max_parallel_jobs=1)
+                                objective_type="Maximize", max_jobs=2, max_parallel_jobs=1, strategy="Hyperband",
+                                strategy_config=StrategyConfig(hyperband_strategy_config=HyperbandStrategyConfig(
+                                    min_resource=1, max_resource=1)))
     tuner.fit({"train": TrainingInput(f"s3://{bucket}/sdk/train/", content_type="application/x-recordio"),
                "validation": TrainingInput(f"s3://{bucket}/sdk/validation/",
                                            content_type="application/x-recordio")},
@@ -45,7 +49,15 @@ def test_the_sdk_tunes_deploys_predicts_and_deletes(as_user, alice, worker, serv
     tuner.wait()
     assert tuner.describe()["HyperParameterTuningJobStatus"] == "Completed"
     best = tuner.best_training_job()
-    assert best in {row["TrainingJobName"] for row in tuner.analytics().dataframe().to_dict("records")}
+    trials = {row["TrainingJobName"] for row in tuner.analytics().dataframe().to_dict("records")}
+    assert best in trials and len(trials) == 2
+    assert tuner.describe()["HyperParameterTuningJobConfig"]["StrategyConfig"] == {
+        "HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 1}}
+    from webapp.training.models import TrainingJob
+
+    for name in trials:  # TINY's 2 epochs, cut to MaxResource: described and trained so
+        assert boto3.client("sagemaker").describe_training_job(TrainingJobName=name)["HyperParameters"]["epochs"] == "1"
+        assert TrainingJob.objects.get(name=name).hyperparameters["epochs"] == "1"
 
     predictor = tuner.deploy(initial_instance_count=1, instance_type="ml.m4.xlarge",
                              serializer=IdentitySerializer(content_type="application/x-image"))

@@ -117,6 +117,11 @@ def test_a_tuning_job_whose_data_is_gone_ends_failed_with_the_reason(as_user, al
     ({"ParameterRanges": {"ContinuousParameterRanges": [
         {"Name": "num_classes", "MinValue": "2", "MaxValue": "3"}]}}, "describes the data"),
     ({"ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 3}}, "must not be greater"),
+    ({"Strategy": "Hyperband", "TrainingJobEarlyStoppingType": "Auto"}, "must be Off to use Hyperband"),
+    ({"Strategy": "Hyperband", "StrategyConfig": {"HyperbandStrategyConfig": {"MinResource": 3, "MaxResource": 2}}},
+     r"MinResource \(3\) must not be greater than MaxResource \(2\)"),
+    ({"Strategy": "Random", "StrategyConfig": {"HyperbandStrategyConfig": {"MaxResource": 2}}},
+     "for the Hyperband strategy only"),
     ({"ParameterRanges": {"ContinuousParameterRanges": [
         {"Name": "learning_rate", "MinValue": "0.01", "MaxValue": "5"}]}}, "goes beyond what the algorithm accepts"),
 ])

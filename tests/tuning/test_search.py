@@ -1,6 +1,6 @@
 """The search of a tuning job as Optuna does it, rebuilt from trial rows: the median rule stops a trial that falls
 behind the finished ones and spares one that keeps up, a Grid never takes a point twice across rebuilds, and
-SageMaker's scaling types come back as the strings a training job takes."""
+SageMaker's scaling types come back as the strings a training job takes; Hyperband stops at its rungs."""
 from __future__ import annotations
 
 import math
@@ -75,3 +75,28 @@ def test_scaling_types_come_back_within_their_ranges_as_strings():
 def test_malformed_ranges_are_refused_in_plain_words(ranges, words):
     with pytest.raises(ServiceError, match=words):
         search.params_of(ranges)
+
+
+def test_hyperband_stops_a_trial_far_behind_at_a_rung_and_never_one_ahead():
+    """SageMaker's Hyperband (Optuna's HyperbandPruner over MinResource..MaxResource epochs, its brackets
+    halving at 1, 3 and 9): a trial far behind twelve finished ones is stopped at a rung, the same epoch
+    whether its study is rebuilt from the rows at each epoch (as the training worker asks) or kept; one
+    ahead of them all runs every epoch."""
+    hyperband = {"MinResource": 1, "MaxResource": 9}
+    past = [_done(number, [0.3 + 0.07 * epoch for epoch in range(9)]) for number in range(12)]
+
+    def stopped_at(number: int, level: float, *, rebuilt: bool) -> int | None:
+        row = search.Past(number, {"learning_rate": "0.001"}, {epoch: level for epoch in range(9)}, "running")
+
+        def study():
+            return search.Search(tuning_id=4, strategy="Hyperband", ranges=LR, max_epochs=9, past=[*past, row],
+                                 hyperband=hyperband, current=number)
+
+        kept = study()
+        return next((epoch for epoch in range(9) if (study() if rebuilt else kept).should_prune(row, epoch)), None)
+
+    for number in (12, 13, 14):
+        behind = stopped_at(number, 0.1, rebuilt=True)
+        assert behind in (1, 3), behind  # a rung, well before the ninth epoch
+        assert stopped_at(number, 0.1, rebuilt=False) == behind
+        assert stopped_at(number, 0.99, rebuilt=True) is None

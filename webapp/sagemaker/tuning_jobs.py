@@ -52,6 +52,27 @@ def _with_resource_config(definition: dict) -> dict:
     return {**definition, "ResourceConfig": {"InstanceCount": 1, **resources}}
 
 
+def _strategy_config(config: dict, static: dict) -> None:
+    """A StrategyConfig only with Hyperband, whose resources are checked, and which stops trials itself."""
+    from webapp.tuning.search import hyperband_resources
+
+    strategy = config.get("Strategy") or "Bayesian"
+    if strategy != "Hyperband":
+        if config.get("StrategyConfig"):
+            raise invalid(f"StrategyConfig is for the Hyperband strategy only, and this tuning job's is {strategy}")
+        return
+    if config.get("TrainingJobEarlyStoppingType") == "Auto":
+        raise invalid("TrainingJobEarlyStoppingType must be Off to use Hyperband: it has its own early stopping")
+    try:
+        epochs = int(float(static.get("epochs", 30)))
+    except (TypeError, ValueError):
+        return  # the static hyperparameters' own check says what is wrong with it
+    try:
+        hyperband_resources((config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig"), epochs)
+    except ServiceError as error:
+        raise invalid(str(error)) from None
+
+
 def create_hyper_parameter_tuning_job(caller, request: dict) -> dict:
     from webapp.tuning.services import tuning_create
 
@@ -63,6 +84,7 @@ def create_hyper_parameter_tuning_job(caller, request: dict) -> dict:
     require(request, "TrainingJobDefinition")
     config = request["HyperParameterTuningJobConfig"]
     _objective(config)
+    _strategy_config(config, request["TrainingJobDefinition"].get("StaticHyperParameters") or {})
     limits = config.get("ResourceLimits") or {}
     definition = request["TrainingJobDefinition"] = _with_resource_config(request["TrainingJobDefinition"])
     arn = arns.tuning_job_arn(caller.user, caller.region, name)

@@ -102,7 +102,8 @@ class TuningForm(forms.Form):
     max_parallel = forms.IntegerField(min_value=1, max_value=100, initial=DEFAULT_MAX_PARALLEL,
                                       label="At a time", help_text="trials training at once, spread over the workers")
     early_stopping = forms.BooleanField(required=False, initial=True, label="Stop trials that fall behind",
-                                        help_text="SageMaker's TrainingJobEarlyStoppingType Auto")
+                                        help_text="SageMaker's TrainingJobEarlyStoppingType Auto; Hyperband "
+                                                  "does this on its own")
 
     def __init__(self, *args, train: int, version_number: int, static: dict[str, str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -173,6 +174,8 @@ class TuningForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if data.get("strategy") == TuningJob.Strategy.HYPERBAND:
+            data["early_stopping"] = False  # Hyperband stops trials itself (SageMaker requires Off with it)
         jobs, parallel = data.get("max_jobs"), data.get("max_parallel")
         if jobs and parallel and parallel > jobs:
             self.add_error("max_parallel", f"at most the number of trials ({jobs}): {parallel} at a time would "

@@ -93,8 +93,18 @@ def trial_name(tuning: TuningJob, number: int) -> str:
     return f"{tuning.name}-{number:03d}-{secrets.token_hex(4)}"
 
 
+def _hyperband_epochs(tuning: TuningJob, hyperparameters: dict[str, str]) -> dict[str, str]:
+    """``epochs`` cut to Hyperband's MaxResource where it is smaller ("once a job reaches the MaxResource
+    value, it is stopped", AWS): the trial trains that many epochs and ends with its model."""
+    if tuning.strategy != TuningJob.Strategy.HYPERBAND:
+        return {}
+    _, max_resource = search.hyperband_resources(_hyperband(tuning), _max_epochs(tuning))
+    return {"epochs": str(max_resource)} if max_resource < int(float(hyperparameters.get("epochs", 30))) else {}
+
+
 def _start(tuning: TuningJob, number: int, tuned: dict[str, str]) -> TrainingJob:
-    hyperparameters = {**tuning.static_hyperparameters, **tuned}
+    capped = _hyperband_epochs(tuning, {**tuning.static_hyperparameters, **tuned})
+    hyperparameters = {**tuning.static_hyperparameters, **tuned, **capped}
     if tuning.version_id:
         from webapp.training.services import job_create
 
@@ -106,7 +116,7 @@ def _start(tuning: TuningJob, number: int, tuned: dict[str, str]) -> TrainingJob
     definition.pop("HyperParameterRanges", None)
     request = {**definition, "TrainingJobName": trial_name(tuning, number), "HyperParameters": hyperparameters}
     # DescribeTrainingJob echoes what SageMaker would have sent the trial: the SDK's own keys among them.
-    kept = {**request, "HyperParameters": {**static, **tuned}}
+    kept = {**request, "HyperParameters": {**static, **tuned, **capped}}
     return api_job_create(user=tuning.owner, region=tuning.region, request=request, kept_request=kept)
 
 

@@ -163,11 +163,31 @@ def _sampler(strategy: str, params: list[Param], seed: int):
     return optuna.samplers.TPESampler(seed=seed)
 
 
+MAX_HYPERBAND_RESOURCE = 20_000  # AWS's largest MaxResource, in epochs
+
+
+def hyperband_resources(config: dict | None, max_epochs: int) -> tuple[int, int]:
+    """A HyperbandStrategyConfig's MinResource and MaxResource, checked as SageMaker documents them: whole
+    numbers of epochs, 1 <= MinResource <= MaxResource <= 20,000; MaxResource, when not given, is inferred
+    from the trials' ``epochs``, and MinResource is 1."""
+    config = config or {}
+    values = {}
+    for name, default in (("MinResource", 1), ("MaxResource", max_epochs)):
+        value = config.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_HYPERBAND_RESOURCE:
+            raise ServiceError(f"HyperbandStrategyConfig {name} must be a whole number of epochs from 1 to "
+                               f"{MAX_HYPERBAND_RESOURCE}, not {value!r}", "strategy")
+        values[name] = value
+    if values["MinResource"] > values["MaxResource"]:
+        raise ServiceError(f"HyperbandStrategyConfig MinResource ({values['MinResource']}) must not be greater "
+                           f"than MaxResource ({values['MaxResource']})", "strategy")
+    return values["MinResource"], values["MaxResource"]
+
+
 def _pruner(strategy: str, max_epochs: int, hyperband: dict | None = None):
     if strategy == "Hyperband":
-        hyperband = hyperband or {}
-        return optuna.pruners.HyperbandPruner(min_resource=int(hyperband.get("MinResource") or 1),
-                                              max_resource=int(hyperband.get("MaxResource") or max_epochs),
+        min_resource, max_resource = hyperband_resources(hyperband, max_epochs)
+        return optuna.pruners.HyperbandPruner(min_resource=min_resource, max_resource=max_resource,
                                               reduction_factor=3)
     return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS, n_warmup_steps=MEDIAN_WARMUP_EPOCHS)
 
